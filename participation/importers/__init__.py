@@ -1,0 +1,1 @@
+"""Readers of participation data published by other platforms (Pabulib, ...)."""
