@@ -252,9 +252,7 @@ def read_csv(
     seen: set[str] = set()
     for column in header:
         if column in seen:
-            raise ValidationError(
-                f"{source} line 1: column {column!r} appears twice", field=column
-            )
+            raise ValidationError(f"{source} line 1: column {column!r} appears twice", field=column)
         seen.add(column)
     missing = [column for column in required if column not in seen]
     if missing:

@@ -294,9 +294,7 @@ class DecideMadridDataset:
 
     def comments_by_proposal(self) -> Mapping[int, tuple[DecideMadridComment, ...]]:
         """Return each proposal's comments in file order (every proposal id is a key)."""
-        grouped: dict[int, list[DecideMadridComment]] = {
-            p.proposal_id: [] for p in self.proposals
-        }
+        grouped: dict[int, list[DecideMadridComment]] = {p.proposal_id: [] for p in self.proposals}
         for comment in self.comments:
             grouped[comment.proposal_id].append(comment)
         return MappingProxyType({key: tuple(value) for key, value in grouped.items()})

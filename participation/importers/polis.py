@@ -186,9 +186,7 @@ class PolisConversation:
             groups with at least one vote on the statement.
         """
         group_of = {p.participant_id: p.group_id for p in self.participants}
-        counts: dict[int, dict[int, dict[int, int]]] = {
-            s.statement_id: {} for s in self.statements
-        }
+        counts: dict[int, dict[int, dict[int, int]]] = {s.statement_id: {} for s in self.statements}
         for vote in self.votes:
             group = group_of.get(vote.voter_id)
             if group is not None:
@@ -231,9 +229,9 @@ def _parse_statements(path: Path) -> dict[int, PolisStatement]:
     return dict(sorted(statements.items()))
 
 
-def _parse_votes(path: Path, statements: Mapping[int, PolisStatement]) -> tuple[
-    tuple[PolisVote, ...], int
-]:
+def _parse_votes(
+    path: Path, statements: Mapping[int, PolisStatement]
+) -> tuple[tuple[PolisVote, ...], int]:
     table = read_csv(path, required=("timestamp", "comment-id", "voter-id", "vote"))
     latest: dict[tuple[int, int], PolisVote] = {}
     for record in table.records:
