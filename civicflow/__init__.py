@@ -1,0 +1,1 @@
+"""CivicFlow's command line: the composition root that wires settings, services and flows."""

@@ -1,0 +1,235 @@
+"""The ``civicflow`` command line (Typer).
+
+Bad input ends with a one-line ``error: <field>: <message>`` on stderr and exit code 2;
+nothing is written to the database in that case (each command is one transaction).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import inspect
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from core.actor import Actor
+from core.db import get_engine, session_scope
+from core.errors import CivicFlowError, ValidationError
+from core.settings import get_settings
+
+try:  # recent Typer releases vendor Click as typer._click
+    from typer._click import exceptions as click_exc
+except ImportError:  # pragma: no cover - older Typer on plain Click
+    from click import exceptions as click_exc  # type: ignore[no-redef]
+
+app = typer.Typer(
+    help="CivicFlow: consultations, ballots, reminders and governance reports.",
+    no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+citizens_app = typer.Typer(help="Citizens and their consent.", no_args_is_help=True)
+consultations_app = typer.Typer(help="Consultations.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(citizens_app, name="citizens")
+app.add_typer(consultations_app, name="consultations")
+app.add_typer(audit_app, name="audit")
+
+OPERATOR = Actor(kind="system", name="cli")
+console = Console()
+
+
+def _require_schema() -> None:
+    engine = get_engine()
+    if not inspect(engine).has_table("consultation"):
+        raise CivicFlowError("the database has no schema yet: run `civicflow db upgrade` first")
+
+
+def _parse_when(value: str, field: str) -> datetime:
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(f"{value!r} is not an ISO date-time such as 2026-12-01T09:00",
+                              field=field) from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the newest version."""
+    from models.migrate import upgrade
+
+    url = get_settings().db.url
+    upgrade(url)
+    typer.echo(f"schema is up to date ({get_engine().dialect.name})")
+
+
+@citizens_app.command("add")
+def citizens_add(
+    name: Annotated[str, typer.Option(help="Display name.")],
+    email: Annotated[str | None, typer.Option(help="Email address.")] = None,
+    phone: Annotated[str | None, typer.Option(help="Phone number (E.164 or national).")] = None,
+    district: Annotated[str | None, typer.Option(help="District of residence.")] = None,
+    birth_year: Annotated[int | None, typer.Option(help="Year of birth.")] = None,
+    gender: Annotated[str | None, typer.Option(help="female, male or other.")] = None,
+    locale: Annotated[str, typer.Option(help="en or fa.")] = "en",
+    opt_in: Annotated[list[str] | None, typer.Option(
+        help="Consent as CHANNEL:PURPOSE, e.g. email:reminders (repeatable).")] = None,
+) -> None:
+    """Register a citizen (contact details are validated and normalised)."""
+    from participation.citizens import register_citizen
+
+    _require_schema()
+    consents: dict[tuple[str, str], bool] = {}
+    for item in opt_in or []:
+        channel, _, purpose = item.partition(":")
+        if not purpose:
+            raise ValidationError(f"{item!r} must look like email:reminders", field="opt-in")
+        consents[(channel, purpose)] = True
+    data: dict[str, Any] = {"display_name": name, "email": email, "phone": phone,
+                            "district": district, "birth_year": birth_year, "gender": gender,
+                            "locale": locale}
+    with session_scope() as s:
+        out = register_citizen(s, data={k: v for k, v in data.items() if v is not None},
+                               actor=OPERATOR, consents=consents, consent_source="staff")
+    typer.echo(f"citizen {out.id} registered (public id {out.public_id})")
+
+
+@consultations_app.command("create")
+def consultations_create(
+    slug: Annotated[str, typer.Option(help="Short name used in links, e.g. park-2027.")],
+    title: Annotated[str, typer.Option(help="Title shown to citizens.")],
+    method: Annotated[str, typer.Option(
+        help="single_choice, approval, budget, ranked or agree_disagree.")],
+    opens_at: Annotated[str, typer.Option(help="Opening time, ISO 8601 (UTC if no zone).")],
+    closes_at: Annotated[str, typer.Option(help="Closing time, ISO 8601 (UTC if no zone).")],
+    body: Annotated[str, typer.Option(help="Description.")] = "",
+    time_zone: Annotated[str, typer.Option(help="IANA zone for display.")] = "UTC",
+    params: Annotated[str, typer.Option(
+        help='Method parameters as JSON, e.g. {"max_choices": 3} or {"budget": 100000}.')] = "{}",
+    proposal: Annotated[list[str] | None, typer.Option(
+        help="A proposal title, optionally TITLE=COST (repeatable).")] = None,
+) -> None:
+    """Create a consultation in draft, with its proposals."""
+    from participation.consultations import add_proposal, create_consultation
+
+    _require_schema()
+    try:
+        method_params = json.loads(params)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"not valid JSON ({exc.msg})", field="params") from None
+    data = {"slug": slug, "title": title, "body": body, "method": method,
+            "method_params": method_params, "time_zone": time_zone,
+            "opens_at": _parse_when(opens_at, "opens-at"),
+            "closes_at": _parse_when(closes_at, "closes-at")}
+    with session_scope() as s:
+        out = create_consultation(s, data=data, actor=OPERATOR)
+        for item in proposal or []:
+            ptitle, sep, cost = item.rpartition("=")
+            if sep and cost.strip().isdigit():
+                add_proposal(s, consultation_id=out.id,
+                             data={"title": ptitle, "cost": int(cost)}, actor=OPERATOR)
+            else:
+                add_proposal(s, consultation_id=out.id, data={"title": item}, actor=OPERATOR)
+    typer.echo(out.slug)
+
+
+@consultations_app.command("show")
+def consultations_show(
+    slug: Annotated[str, typer.Argument(help="The consultation's slug.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show one consultation with its proposals."""
+    from participation.consultations import describe, get_consultation
+    from participation.queries import proposal_rows
+
+    _require_schema()
+    with session_scope() as s:
+        c = get_consultation(s, ref=slug)
+        out = describe(s, c)
+        rows = proposal_rows(s, consultation_id=c.id)
+    if as_json:
+        typer.echo(json.dumps({
+            "slug": out.slug, "title": out.title, "status": out.status, "method": out.method,
+            "opens_at": out.opens_at.isoformat(), "closes_at": out.closes_at.isoformat(),
+            "time_zone": out.time_zone, "ballots": out.ballots,
+            "proposals": [r.__dict__ for r in rows]}, ensure_ascii=False, indent=2))
+        return
+    console.print(f"[bold]{out.title}[/] ({out.slug}) — {out.status}, {out.method}",
+                  markup=True, highlight=False)
+    console.print(f"open {out.opens_at:%Y-%m-%d %H:%M} to {out.closes_at:%Y-%m-%d %H:%M} UTC; "
+                  f"{out.ballots} ballot(s)", highlight=False)
+    table = Table("ref", "title", "cost", "status", "votes")
+    for r in rows:
+        table.add_row(r.external_ref, r.title, "" if r.cost is None else f"{r.cost:,}",
+                      r.status, str(r.votes))
+    console.print(table)
+
+
+@consultations_app.command("list")
+def consultations_list(
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+) -> None:
+    """List consultations, newest first."""
+    from participation.consultations import list_consultations
+
+    _require_schema()
+    with session_scope() as s:
+        rows = list_consultations(s, status=status)
+    table = Table("slug", "title", "status", "method", "opens", "closes", "proposals", "ballots")
+    for r in rows:
+        table.add_row(r.slug, r.title, r.status, r.method, f"{r.opens_at:%Y-%m-%d}",
+                      f"{r.closes_at:%Y-%m-%d}", str(r.proposals), str(r.ballots))
+    console.print(table)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit hash chain and report the first broken link (exit 1 if broken)."""
+    from participation.audit import verify_chain
+
+    _require_schema()
+    with session_scope() as s:
+        report = verify_chain(s)
+    if report.first_broken is None:
+        typer.echo(f"audit chain intact: {report.events} event(s)")
+        return
+    typer.echo(f"audit chain broken at event {report.first_broken}: {report.reason}", err=True)
+    raise typer.Exit(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit code (2 on bad input, with one line on stderr)."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except CivicFlowError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 2
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except click_exc.NoArgsIsHelpError as exc:
+        if exc.ctx is not None:
+            typer.echo(exc.ctx.get_help())
+        return 0
+    except click_exc.ClickException as exc:
+        where = f" (see `{exc.ctx.command_path} --help`)" if getattr(exc, "ctx", None) else ""
+        typer.echo(f"error: {exc.format_message()}{where}", err=True)
+        return 2
+    except (OperationalError, ProgrammingError) as exc:
+        typer.echo(f"error: database: {str(exc.orig).splitlines()[0]}", err=True)
+        return 2
+    return 0
+
+
+def entrypoint() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

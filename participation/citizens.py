@@ -1,0 +1,157 @@
+"""Citizens and their consent per channel and purpose."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core import clock
+from core.actor import Actor
+from core.errors import Conflict, NotFound, ValidationError
+from models import Citizen, Consent
+from models.participation import CHANNELS_OUTBOUND, PURPOSES
+from participation.audit import append_event
+from participation.schemas import CitizenIn, CitizenOut, parse_input
+
+
+def _out(c: Citizen) -> CitizenOut:
+    return CitizenOut(c.id, c.public_id, c.display_name, c.locale, c.district)
+
+
+def register_citizen(
+    session: Session,
+    *,
+    data: dict[str, Any] | CitizenIn,
+    actor: Actor,
+    consents: dict[tuple[str, str], bool] | None = None,
+    consent_source: str = "web",
+) -> CitizenOut:
+    """Register a citizen and record their consents.
+
+    Args:
+        data: fields of :class:`CitizenIn` (display_name, email, phone, locale, district,
+            birth_year, gender, ...).
+        actor: who registers (the citizen themself, staff, or the system for imports).
+        consents: ``{(channel, purpose): opted_in}``; channels email/sms, purposes
+            invitations/reminders/results/surveys. Missing pairs mean "not asked" = no consent.
+        consent_source: recorded with each consent (web, staff, import, ...).
+    Returns:
+        the new citizen (id, random public id).
+    Raises:
+        ValidationError: a bad field (named) or consent key.
+        Conflict: the email or phone is already registered.
+    """
+    inp = data if isinstance(data, CitizenIn) else parse_input(CitizenIn, data)
+    now = clock.now()
+    citizen = Citizen(
+        public_id=secrets.token_hex(8),
+        display_name=inp.display_name, email=inp.email, phone=inp.phone, locale=inp.locale,
+        time_zone=inp.time_zone, preferred_channel=inp.preferred_channel, district=inp.district,
+        birth_year=inp.birth_year, gender=inp.gender, external_ref=inp.external_ref,
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(citizen)
+            session.flush()
+    except IntegrityError:
+        raise Conflict("a citizen with this email, phone or reference already exists",
+                       field="email") from None
+    for (channel, purpose), opted_in in (consents or {}).items():
+        _put_consent(session, citizen.id, channel, purpose, opted_in, consent_source)
+    append_event(session, actor=actor, action="citizen.register", subject=f"citizen:{citizen.id}",
+                 payload={"consents": sorted(f"{c}/{p}={v}" for (c, p), v in (consents or {}).items())})
+    return _out(citizen)
+
+
+def _put_consent(
+    session: Session, citizen_id: int, channel: str, purpose: str, opted_in: bool, source: str
+) -> None:
+    if channel not in CHANNELS_OUTBOUND:
+        raise ValidationError(f"{channel!r} is not one of {CHANNELS_OUTBOUND}", field="channel")
+    if purpose not in PURPOSES:
+        raise ValidationError(f"{purpose!r} is not one of {PURPOSES}", field="purpose")
+    row = session.execute(
+        select(Consent).where(Consent.citizen_id == citizen_id, Consent.channel == channel,
+                              Consent.purpose == purpose)
+    ).scalar_one_or_none()
+    now = clock.now()
+    if row is None:
+        session.add(Consent(citizen_id=citizen_id, channel=channel, purpose=purpose,
+                            opted_in=opted_in, changed_at=now, source=source))
+    elif row.opted_in != opted_in:
+        row.opted_in, row.changed_at, row.source = opted_in, now, source
+
+
+def set_consent(
+    session: Session,
+    *,
+    citizen_id: int,
+    channel: str,
+    purpose: str | None,
+    opted_in: bool,
+    source: str,
+    actor: Actor,
+) -> int:
+    """Opt a citizen in or out of one channel for one purpose (``purpose=None``: all purposes).
+
+    Idempotent: setting the value it already has changes nothing but the audit trail.
+
+    Args:
+        source: web, staff, unsubscribe_link, sms_stop, provider_opt_out, import.
+    Returns:
+        the number of (channel, purpose) pairs written.
+    Raises:
+        NotFound: no such citizen. NotAllowed: a citizen changing someone else's consent.
+        ValidationError: unknown channel or purpose.
+    """
+    citizen = session.get(Citizen, citizen_id)
+    if citizen is None:
+        raise NotFound(f"no citizen {citizen_id}", field="citizen_id")
+    if actor.kind == "citizen" and actor.id != citizen_id:
+        from core.errors import NotAllowed
+
+        raise NotAllowed("a citizen may change only their own consent", field="actor")
+    purposes = PURPOSES if purpose is None else (purpose,)
+    for p in purposes:
+        _put_consent(session, citizen_id, channel, p, opted_in, source)
+    append_event(session, actor=actor, action="consent.set", subject=f"citizen:{citizen_id}",
+                 payload={"channel": channel, "purposes": list(purposes), "opted_in": opted_in,
+                          "source": source})
+    return len(purposes)
+
+
+def consents_of(session: Session, *, citizen_id: int) -> dict[tuple[str, str], bool]:
+    """Return ``{(channel, purpose): opted_in}`` for a citizen."""
+    rows = session.execute(
+        select(Consent.channel, Consent.purpose, Consent.opted_in)
+        .where(Consent.citizen_id == citizen_id)
+    ).all()
+    return {(r[0], r[1]): bool(r[2]) for r in rows}
+
+
+def get_citizen(session: Session, *, citizen_id: int) -> Citizen:
+    """Return the citizen row or raise :class:`NotFound` (field ``citizen_id``)."""
+    citizen = session.get(Citizen, citizen_id)
+    if citizen is None:
+        raise NotFound(f"no citizen {citizen_id}", field="citizen_id")
+    return citizen
+
+
+def find_citizen(session: Session, *, email: str | None = None, phone: str | None = None,
+                 public_id: str | None = None) -> Citizen | None:
+    """Find a citizen by email, phone (E.164) or public id; ``None`` when there is none."""
+    stmt = select(Citizen)
+    if email:
+        stmt = stmt.where(Citizen.email == email.strip().lower())
+    elif phone:
+        stmt = stmt.where(Citizen.phone == phone)
+    elif public_id:
+        stmt = stmt.where(Citizen.public_id == public_id)
+    else:
+        return None
+    return session.execute(stmt).scalar_one_or_none()
