@@ -225,11 +225,15 @@ def write_xlsx(
         sheet = workbook.create_sheet(title=sheet_name)
         sheet.append([_xlsx_value(neutralise(str(name)), 0, name) for name in header])
         written = 0
-        for values in _normalised_rows(header, rows):
-            written += 1
-            sheet.append(
-                [_xlsx_value(v, written, name) for v, name in zip(values, header, strict=True)]
-            )
+        try:
+            for values in _normalised_rows(header, rows):
+                written += 1
+                sheet.append(
+                    [_xlsx_value(v, written, name) for v, name in zip(values, header, strict=True)]
+                )
+        except ValidationError:
+            sheet.close()  # end openpyxl's streamed sheet cleanly; the file is discarded
+            raise
         workbook.save(target)
         return written
 
