@@ -13,7 +13,7 @@ answer outside the instrument's scale, or a non-integer answer on an integer sca
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -217,7 +217,7 @@ def acsi_index(items: Any) -> Score:
 
 def by_group(
     values: Any,
-    groups: Sequence[K | None] | Any,
+    groups: Iterable[K | None],
     fn: Callable[[FloatArray], Score],
     *,
     min_n: int = MIN_CELL,
@@ -242,9 +242,9 @@ def by_group(
             or ``fn`` rejects the answers.
     """
     arr = _as_array(values, field="values")
-    keys = groups.to_numpy(dtype=object) if hasattr(groups, "to_numpy") else groups
+    keys = list(groups)  # a pandas Series iterates its values, NaN for missing
     labels = np.empty(len(keys), dtype=object)
-    labels[:] = list(keys)
+    labels[:] = keys
     if arr.shape[0] != labels.shape[0]:
         raise ValidationError(
             f"{labels.shape[0]} group labels for {arr.shape[0]} answers", field="groups"
