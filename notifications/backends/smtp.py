@@ -2,7 +2,8 @@
 
 One connection per batch. A recipient the server refuses with a 5xx reply is a permanent
 failure, with a 4xx reply a transient one (RFC 5321 §4.2.1). If the connection breaks,
-the messages not yet sent are reported as transient failures. SMTP has no idempotency key:
+the messages not yet sent are reported as transient failures. A refused sender (``MAIL
+FROM``) is a configuration problem and is transient whatever its code. SMTP has no idempotency key:
 each message carries a ``Message-ID`` derived from its key, so a copy resent after a retry
 has the same id.
 """
@@ -109,7 +110,11 @@ class SmtpEmailSender:
         except smtplib.SMTPNotSupportedError:
             # A non-ASCII address and a server without SMTPUTF8.
             return SendResult.failed(spec.key, "smtp:smtputf8", permanent=True)
-        except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
+        except smtplib.SMTPSenderRefused as exc:
+            # Our own sender refused (e.g. 530 "issue STARTTLS first"): a configuration
+            # problem, not this message's fault, so never permanent.
+            return SendResult.failed(spec.key, f"smtp:{exc.smtp_code}", permanent=False)
+        except smtplib.SMTPDataError as exc:
             return _reply_failure(spec.key, exc.smtp_code)
         if refused:  # only possible with several recipients; kept for safety
             return _reply_failure(spec.key, next(iter(refused.values()))[0])
