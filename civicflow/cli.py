@@ -7,13 +7,14 @@ nothing is written to the database in that case (each command is one transaction
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 import sys
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 from sqlalchemy import inspect
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -159,7 +160,7 @@ def consultations_show(
             "slug": out.slug, "title": out.title, "status": out.status, "method": out.method,
             "opens_at": out.opens_at.isoformat(), "closes_at": out.closes_at.isoformat(),
             "time_zone": out.time_zone, "ballots": out.ballots,
-            "proposals": [r.__dict__ for r in rows]}, ensure_ascii=False, indent=2))
+            "proposals": [asdict(r) for r in rows]}, ensure_ascii=False, indent=2))
         return
     console.print(f"[bold]{out.title}[/] ({out.slug}) — {out.status}, {out.method}",
                   markup=True, highlight=False)
@@ -175,6 +176,7 @@ def consultations_show(
 @consultations_app.command("list")
 def consultations_list(
     status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List consultations, newest first."""
     from participation.consultations import list_consultations
@@ -182,11 +184,29 @@ def consultations_list(
     _require_schema()
     with session_scope() as s:
         rows = list_consultations(s, status=status)
-    table = Table("slug", "title", "status", "method", "opens", "closes", "proposals", "ballots")
+    if as_json:
+        typer.echo(json.dumps([{**asdict(r), "opens_at": r.opens_at.isoformat(),
+                                "closes_at": r.closes_at.isoformat()} for r in rows],
+                              ensure_ascii=False, indent=2))
+        return
+    table = Table("title", "status", "method", "opens", "closes", "proposals", "ballots")
+    table.columns.insert(0, Column("slug", no_wrap=True))
     for r in rows:
         table.add_row(r.slug, r.title, r.status, r.method, f"{r.opens_at:%Y-%m-%d}",
                       f"{r.closes_at:%Y-%m-%d}", str(r.proposals), str(r.ballots))
     console.print(table)
+
+
+@app.command("demo")
+def demo(
+    workdir: Annotated[str, typer.Option(help="Folder for the demo's database and files.")] = "var/demo",
+) -> None:
+    """Run a small consultation cycle on a fresh SQLite database and print its result."""
+    from pathlib import Path
+
+    from civicflow.demo import run_demo
+
+    run_demo(Path(workdir))
 
 
 @audit_app.command("verify")

@@ -1,0 +1,5 @@
+"""``python -m civicflow``."""
+
+from civicflow.cli import entrypoint
+
+entrypoint()

@@ -1,0 +1,110 @@
+"""The command line, through its real entry point: exit codes, one-line errors, no changes
+to the database on bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from core.db import dispose_engines, make_engine
+from core.settings import get_settings
+from models import AuditEvent, Citizen, Consultation
+
+GOOD = ["consultations", "create", "--slug", "park-2027", "--title", "Park renewal",
+        "--method", "approval", "--opens-at", "2027-01-10T09:00", "--closes-at",
+        "2027-01-31T18:00", "--params", '{"max_choices": 2}', "--proposal", "Benches",
+        "--proposal", "Trees"]
+
+
+@pytest.fixture
+def cli(fresh_db, monkeypatch):
+    url = fresh_db.url()
+    monkeypatch.setenv("CIVICFLOW_DB__URL", url)
+    get_settings.cache_clear()
+    dispose_engines()
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "civicflow", *args], capture_output=True,
+                              text=True, env={**os.environ, "CIVICFLOW_DB__URL": url},
+                              cwd=Path(__file__).resolve().parents[2], timeout=120)
+
+    run.url = url  # type: ignore[attr-defined]
+    yield run
+    get_settings.cache_clear()
+    dispose_engines()
+
+
+def _counts(url: str) -> tuple[int, int, int]:
+    engine = make_engine(url)
+    with engine.connect() as c:
+        out = tuple(c.execute(select(func.count()).select_from(m)).scalar_one()
+                    for m in (Consultation, Citizen, AuditEvent))
+    engine.dispose()
+    return out  # type: ignore[return-value]
+
+
+def test_commands_work_end_to_end(cli):
+    assert cli("db", "upgrade").returncode == 0
+    made = cli(*GOOD)
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.strip() == "park-2027"
+    shown = cli("consultations", "show", "park-2027", "--json")
+    data = json.loads(shown.stdout)
+    assert data["status"] == "draft" and [p["title"] for p in data["proposals"]] == ["Benches", "Trees"]
+    assert data["opens_at"] == "2027-01-10T09:00:00+00:00"
+    listed = cli("consultations", "list")
+    assert "park-2027" in listed.stdout
+    added = cli("citizens", "add", "--name", "Ann", "--email", "ann@example.invalid",
+                "--opt-in", "email:reminders")
+    assert added.returncode == 0 and "registered" in added.stdout
+    assert cli("audit", "verify").stdout.startswith("audit chain intact: 4 event(s)")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["citizens", "add", "--name", "X", "--email", "nope"], "error: email:"),
+        (["citizens", "add", "--name", "X", "--phone", "12"], "error: phone:"),
+        (["citizens", "add", "--name", "X", "--birth-year", "abc"], "--birth-year"),
+        (["citizens", "add", "--name", "X", "--opt-in", "email"], "error: opt-in:"),
+        (["citizens", "add", "--name", "X", "--opt-in", "pigeon:reminders"], "error: channel:"),
+        ([*GOOD[:3], "Bad Slug", *GOOD[4:]], "error: slug:"),
+        ([*GOOD[:7], "lottery", *GOOD[8:]], "error: method:"),
+        ([*GOOD[:9], "2027-13-01", *GOOD[10:]], "error: opens-at:"),
+        ([*GOOD[:13], "{oops", *GOOD[14:]], "error: params:"),
+        (GOOD, "error: slug: the slug 'park-2027' is already used"),
+        (["consultations", "show", "nope"], "error: consultation: no consultation 'nope'"),
+        (["consultations", "frobnicate"], "No such command"),
+    ],
+)
+def test_bad_input_gives_one_line_and_changes_nothing(cli, args, needle):
+    cli("db", "upgrade")
+    cli(*GOOD)
+    before = _counts(cli.url)
+    done = cli(*args)
+    assert done.returncode == 2
+    assert needle in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert _counts(cli.url) == before
+
+
+def test_commands_before_upgrade_say_what_to_do(cli):
+    done = cli("consultations", "list")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: the database has no schema yet: run `civicflow db upgrade` first"
+
+
+def test_every_command_has_help(cli):
+    for args in (["--help"], ["db", "--help"], ["db", "upgrade", "--help"],
+                 ["citizens", "add", "--help"], ["consultations", "create", "--help"],
+                 ["consultations", "show", "--help"], ["consultations", "list", "--help"],
+                 ["audit", "verify", "--help"]):
+        done = cli(*args)
+        assert done.returncode == 0 and "Usage:" in done.stdout, args
