@@ -75,7 +75,9 @@ class RecordingHttpServer:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     def _reply_for(self, request: RecordedRequest) -> Reply:
         self.requests.append(request)
