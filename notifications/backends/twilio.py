@@ -21,7 +21,11 @@ from typing import Final
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from requests import RequestException
-from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.base.exceptions import (
+    TwilioException,
+    TwilioRestException,
+    TwilioServiceException,
+)
 from twilio.http import HttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
@@ -86,8 +90,8 @@ class TwilioSmsSender:
         """Send ``message``; see the module docstring and
         :class:`notifications.backends.base.SmsSender`.
 
-        Error codes: ``"twilio:<Twilio error code>"`` (or ``"twilio:http-<status>"`` when the
-        answer has none), ``"twilio:network"``, ``"twilio:error"``.
+        Error codes: ``"twilio:<Twilio error code>"`` (the HTTP status when the answer has
+        no code), ``"twilio:network"``, ``"twilio:error"``.
         """
         options: dict[str, str] = {}
         if self._status_callback:
@@ -99,11 +103,14 @@ class TwilioSmsSender:
                 messaging_service_sid=self._service,
                 **options,
             )
-        except TwilioRestException as exc:
-            code = f"twilio:{exc.code}" if exc.code else f"twilio:http-{exc.status}"
+        except (TwilioRestException, TwilioServiceException) as exc:
+            # The legacy error body and the RFC 9457 one both give a Twilio code and a status;
+            # the SDK puts the HTTP status in ``code`` when the body has none.
+            status = int(exc.status)
+            code = f"twilio:{exc.code if exc.code is not None else status}"
             if exc.code == OPTED_OUT_CODE:
                 return SendResult.failed(message.key, code, permanent=True, opted_out=True)
-            transient = exc.status == 429 or exc.status >= 500 or exc.status in (401, 403)
+            transient = status == 429 or status >= 500 or status in (401, 403)
             return SendResult.failed(message.key, code, permanent=not transient)
         except (RequestException, OSError):
             return SendResult.failed(message.key, "twilio:network", permanent=False)
