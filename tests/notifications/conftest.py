@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -23,6 +23,13 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def body_of(message: EmailMessage, subtype: str) -> str:
+    """The text of the ``text/<subtype>`` body part of a parsed message."""
+    part = message.get_body((subtype,))
+    assert part is not None, f"no text/{subtype} part"
+    return str(part.get_content())
 
 
 @dataclass
@@ -53,7 +60,7 @@ class RecordingHttpServer:
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
         self.script: list[Reply] = []
-        self.responder: Any = None
+        self.responder: Callable[[RecordedRequest], Reply | None] | None = None
         self._count = 0
         recorder = self
 
@@ -146,7 +153,7 @@ class CollectingHandler:
 
     def messages(self) -> list[EmailMessage]:
         return [
-            message_from_bytes(e.original_content or b"", policy=policy.default)  # type: ignore[misc]
+            message_from_bytes(e.original_content or b"", policy=policy.default)
             for e in self.envelopes
         ]
 

@@ -18,6 +18,8 @@ from notifications.backends import (
 )
 from notifications.unsubscribe import list_unsubscribe_headers
 
+from .conftest import body_of
+
 UNSUB = "https://civic.example.org/unsubscribe?token=v1.abc.email.reminders.sig"
 
 
@@ -48,8 +50,8 @@ def test_email_file_opens_as_a_mail_with_persian_subject_and_body(tmp_path: Path
     # The long header is folded onto a continuation line; Python keeps the fold's space.
     assert msg["List-Unsubscribe"].strip() == f"<{UNSUB}>"
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert msg.get_body(("plain",)).get_content() == "مریم گرامی،\nهنوز رأی نداده‌اید.\n"
-    assert 'dir="rtl"' in msg.get_body(("html",)).get_content()
+    assert body_of(msg, "plain") == "مریم گرامی،\nهنوز رأی نداده‌اید.\n"
+    assert 'dir="rtl"' in body_of(msg, "html")
 
 
 def test_same_key_twice_leaves_one_unchanged_file(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from notifications.backends import EmailMessageSpec, make_email_sender
 from notifications.templating import render_message
 from notifications.unsubscribe import list_unsubscribe_headers
 
-from .conftest import CollectingHandler, SmtpServer, free_port
+from .conftest import CollectingHandler, SmtpServer, body_of, free_port
 
 UNSUB = "https://civic.example.org/unsubscribe?token=v1.YzE.email.reminders.sig"
 
@@ -67,8 +67,8 @@ def test_persian_mail_round_trips_through_smtp(smtp_server: SmtpServer) -> None:
     assert received["Subject"] == message.subject
     assert received["Subject"].startswith("یادآوری: نظرخواهی «خط دوچرخه»")
     assert received["From"].addresses[0].display_name == "شورای شهر"
-    assert received.get_body(("plain",)).get_content() == message.text
-    html = received.get_body(("html",)).get_content()
+    assert body_of(received, "plain") == message.text
+    html = body_of(received, "html")
     assert html.replace("\r\n", "\n") == message.html  # SMTP carries CRLF line ends
     assert received["List-Unsubscribe"].strip() == f"<{UNSUB}>"
     assert received["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
