@@ -7,8 +7,8 @@ nothing is written to the database in that case (each command is one transaction
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 import sys
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -30,7 +30,9 @@ except ImportError:  # pragma: no cover - older Typer on plain Click
 
 app = typer.Typer(
     help="CivicFlow: consultations, ballots, reminders and governance reports.",
-    no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     add_completion=False,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -56,8 +58,9 @@ def _parse_when(value: str, field: str) -> datetime:
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:
-        raise ValidationError(f"{value!r} is not an ISO date-time such as 2026-12-01T09:00",
-                              field=field) from None
+        raise ValidationError(
+            f"{value!r} is not an ISO date-time such as 2026-12-01T09:00", field=field
+        ) from None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
@@ -80,8 +83,10 @@ def citizens_add(
     birth_year: Annotated[int | None, typer.Option(help="Year of birth.")] = None,
     gender: Annotated[str | None, typer.Option(help="female, male or other.")] = None,
     locale: Annotated[str, typer.Option(help="en or fa.")] = "en",
-    opt_in: Annotated[list[str] | None, typer.Option(
-        help="Consent as CHANNEL:PURPOSE, e.g. email:reminders (repeatable).")] = None,
+    opt_in: Annotated[
+        list[str] | None,
+        typer.Option(help="Consent as CHANNEL:PURPOSE, e.g. email:reminders (repeatable)."),
+    ] = None,
 ) -> None:
     """Register a citizen (contact details are validated and normalised)."""
     from participation.citizens import register_citizen
@@ -93,12 +98,23 @@ def citizens_add(
         if not purpose:
             raise ValidationError(f"{item!r} must look like email:reminders", field="opt-in")
         consents[(channel, purpose)] = True
-    data: dict[str, Any] = {"display_name": name, "email": email, "phone": phone,
-                            "district": district, "birth_year": birth_year, "gender": gender,
-                            "locale": locale}
+    data: dict[str, Any] = {
+        "display_name": name,
+        "email": email,
+        "phone": phone,
+        "district": district,
+        "birth_year": birth_year,
+        "gender": gender,
+        "locale": locale,
+    }
     with session_scope() as s:
-        out = register_citizen(s, data={k: v for k, v in data.items() if v is not None},
-                               actor=OPERATOR, consents=consents, consent_source="staff")
+        out = register_citizen(
+            s,
+            data={k: v for k, v in data.items() if v is not None},
+            actor=OPERATOR,
+            consents=consents,
+            consent_source="staff",
+        )
     typer.echo(f"citizen {out.id} registered (public id {out.public_id})")
 
 
@@ -106,16 +122,22 @@ def citizens_add(
 def consultations_create(
     slug: Annotated[str, typer.Option(help="Short name used in links, e.g. park-2027.")],
     title: Annotated[str, typer.Option(help="Title shown to citizens.")],
-    method: Annotated[str, typer.Option(
-        help="single_choice, approval, budget, ranked or agree_disagree.")],
+    method: Annotated[
+        str, typer.Option(help="single_choice, approval, budget, ranked or agree_disagree.")
+    ],
     opens_at: Annotated[str, typer.Option(help="Opening time, ISO 8601 (UTC if no zone).")],
     closes_at: Annotated[str, typer.Option(help="Closing time, ISO 8601 (UTC if no zone).")],
     body: Annotated[str, typer.Option(help="Description.")] = "",
     time_zone: Annotated[str, typer.Option(help="IANA zone for display.")] = "UTC",
-    params: Annotated[str, typer.Option(
-        help='Method parameters as JSON, e.g. {"max_choices": 3} or {"budget": 100000}.')] = "{}",
-    proposal: Annotated[list[str] | None, typer.Option(
-        help="A proposal title, optionally TITLE=COST (repeatable).")] = None,
+    params: Annotated[
+        str,
+        typer.Option(
+            help='Method parameters as JSON, e.g. {"max_choices": 3} or {"budget": 100000}.'
+        ),
+    ] = "{}",
+    proposal: Annotated[
+        list[str] | None, typer.Option(help="A proposal title, optionally TITLE=COST (repeatable).")
+    ] = None,
 ) -> None:
     """Create a consultation in draft, with its proposals."""
     from participation.consultations import add_proposal, create_consultation
@@ -125,17 +147,27 @@ def consultations_create(
         method_params = json.loads(params)
     except json.JSONDecodeError as exc:
         raise ValidationError(f"not valid JSON ({exc.msg})", field="params") from None
-    data = {"slug": slug, "title": title, "body": body, "method": method,
-            "method_params": method_params, "time_zone": time_zone,
-            "opens_at": _parse_when(opens_at, "opens-at"),
-            "closes_at": _parse_when(closes_at, "closes-at")}
+    data = {
+        "slug": slug,
+        "title": title,
+        "body": body,
+        "method": method,
+        "method_params": method_params,
+        "time_zone": time_zone,
+        "opens_at": _parse_when(opens_at, "opens-at"),
+        "closes_at": _parse_when(closes_at, "closes-at"),
+    }
     with session_scope() as s:
         out = create_consultation(s, data=data, actor=OPERATOR)
         for item in proposal or []:
             ptitle, sep, cost = item.rpartition("=")
             if sep and cost.strip().isdigit():
-                add_proposal(s, consultation_id=out.id,
-                             data={"title": ptitle, "cost": int(cost)}, actor=OPERATOR)
+                add_proposal(
+                    s,
+                    consultation_id=out.id,
+                    data={"title": ptitle, "cost": int(cost)},
+                    actor=OPERATOR,
+                )
             else:
                 add_proposal(s, consultation_id=out.id, data={"title": item}, actor=OPERATOR)
     typer.echo(out.slug)
@@ -156,20 +188,39 @@ def consultations_show(
         out = describe(s, c)
         rows = proposal_rows(s, consultation_id=c.id)
     if as_json:
-        typer.echo(json.dumps({
-            "slug": out.slug, "title": out.title, "status": out.status, "method": out.method,
-            "opens_at": out.opens_at.isoformat(), "closes_at": out.closes_at.isoformat(),
-            "time_zone": out.time_zone, "ballots": out.ballots,
-            "proposals": [asdict(r) for r in rows]}, ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "slug": out.slug,
+                    "title": out.title,
+                    "status": out.status,
+                    "method": out.method,
+                    "opens_at": out.opens_at.isoformat(),
+                    "closes_at": out.closes_at.isoformat(),
+                    "time_zone": out.time_zone,
+                    "ballots": out.ballots,
+                    "proposals": [asdict(r) for r in rows],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return
-    console.print(f"[bold]{out.title}[/] ({out.slug}) — {out.status}, {out.method}",
-                  markup=True, highlight=False)
-    console.print(f"open {out.opens_at:%Y-%m-%d %H:%M} to {out.closes_at:%Y-%m-%d %H:%M} UTC; "
-                  f"{out.ballots} ballot(s)", highlight=False)
+    console.print(
+        f"[bold]{out.title}[/] ({out.slug}) — {out.status}, {out.method}",
+        markup=True,
+        highlight=False,
+    )
+    console.print(
+        f"open {out.opens_at:%Y-%m-%d %H:%M} to {out.closes_at:%Y-%m-%d %H:%M} UTC; "
+        f"{out.ballots} ballot(s)",
+        highlight=False,
+    )
     table = Table("ref", "title", "cost", "status", "votes")
     for r in rows:
-        table.add_row(r.external_ref, r.title, "" if r.cost is None else f"{r.cost:,}",
-                      r.status, str(r.votes))
+        table.add_row(
+            r.external_ref, r.title, "" if r.cost is None else f"{r.cost:,}", r.status, str(r.votes)
+        )
     console.print(table)
 
 
@@ -185,21 +236,42 @@ def consultations_list(
     with session_scope() as s:
         rows = list_consultations(s, status=status)
     if as_json:
-        typer.echo(json.dumps([{**asdict(r), "opens_at": r.opens_at.isoformat(),
-                                "closes_at": r.closes_at.isoformat()} for r in rows],
-                              ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        **asdict(r),
+                        "opens_at": r.opens_at.isoformat(),
+                        "closes_at": r.closes_at.isoformat(),
+                    }
+                    for r in rows
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return
     table = Table("title", "status", "method", "opens", "closes", "proposals", "ballots")
     table.columns.insert(0, Column("slug", no_wrap=True))
     for r in rows:
-        table.add_row(r.slug, r.title, r.status, r.method, f"{r.opens_at:%Y-%m-%d}",
-                      f"{r.closes_at:%Y-%m-%d}", str(r.proposals), str(r.ballots))
+        table.add_row(
+            r.slug,
+            r.title,
+            r.status,
+            r.method,
+            f"{r.opens_at:%Y-%m-%d}",
+            f"{r.closes_at:%Y-%m-%d}",
+            str(r.proposals),
+            str(r.ballots),
+        )
     console.print(table)
 
 
 @app.command("demo")
 def demo(
-    workdir: Annotated[str, typer.Option(help="Folder for the demo's database and files.")] = "var/demo",
+    workdir: Annotated[
+        str, typer.Option(help="Folder for the demo's database and files.")
+    ] = "var/demo",
 ) -> None:
     """Run a small consultation cycle on a fresh SQLite database and print its result."""
     from pathlib import Path
@@ -241,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
             typer.echo(exc.ctx.get_help())
         return 0
     except click_exc.ClickException as exc:
-        where = f" (see `{exc.ctx.command_path} --help`)" if getattr(exc, "ctx", None) else ""
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
         typer.echo(f"error: {exc.format_message()}{where}", err=True)
         return 2
     except (OperationalError, ProgrammingError) as exc:

@@ -56,22 +56,40 @@ def run_demo(workdir: Path, *, citizens: int = 120, seed: int = 7) -> Path:
     start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     clk = clock.FrozenClock(start - timedelta(days=7))
     clock.set_clock(clk)
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - simulated voters, not security
     try:
         with session_scope(engine) as s:
-            out = create_consultation(s, actor=DEMO_ACTOR, data={
-                "slug": "riverside-2026", "title": "Riverside neighbourhood budget 2026",
-                "body": "Choose up to three projects for the Riverside district.",
-                "method": "approval", "method_params": {"max_choices": 3},
-                "opens_at": start, "closes_at": start + timedelta(days=21),
-                "time_zone": "Europe/London"})
+            out = create_consultation(
+                s,
+                actor=DEMO_ACTOR,
+                data={
+                    "slug": "riverside-2026",
+                    "title": "Riverside neighbourhood budget 2026",
+                    "body": "Choose up to three projects for the Riverside district.",
+                    "method": "approval",
+                    "method_params": {"max_choices": 3},
+                    "opens_at": start,
+                    "closes_at": start + timedelta(days=21),
+                    "time_zone": "Europe/London",
+                },
+            )
             for title, cost in PROPOSALS:
-                add_proposal(s, consultation_id=out.id, data={"title": title, "cost": cost},
-                             actor=DEMO_ACTOR)
+                add_proposal(
+                    s, consultation_id=out.id, data={"title": title, "cost": cost}, actor=DEMO_ACTOR
+                )
             transition(s, consultation_id=out.id, to="published", actor=DEMO_ACTOR)
-            people = [register_citizen(s, actor=DEMO_ACTOR, data={
-                "display_name": f"Resident {i:03d}", "email": f"resident{i:03d}@example.invalid",
-                "district": "Riverside"}).id for i in range(citizens)]
+            people = [
+                register_citizen(
+                    s,
+                    actor=DEMO_ACTOR,
+                    data={
+                        "display_name": f"Resident {i:03d}",
+                        "email": f"resident{i:03d}@example.invalid",
+                        "district": "Riverside",
+                    },
+                ).id
+                for i in range(citizens)
+            ]
         clk.set(start)
         with session_scope(engine) as s:
             transition(s, consultation_id=out.id, to="open", actor=DEMO_ACTOR)
@@ -83,11 +101,20 @@ def run_demo(workdir: Path, *, citizens: int = 120, seed: int = 7) -> Path:
             clk.set(start + timedelta(hours=i))
             picks = set(rng.choices(pids, weights=weights, k=rng.randint(1, 3)))
             channel = "letter" if i % 11 == 0 else "web"
-            actor = Actor(kind="staff", role="organizer") if channel == "letter" else \
-                Actor(kind="citizen", id=who)
+            actor = (
+                Actor(kind="staff", role="organizer")
+                if channel == "letter"
+                else Actor(kind="citizen", id=who)
+            )
             with session_scope(engine) as s:
-                cast_ballot(s, consultation_id=out.id, citizen_id=who,
-                            choices=dict.fromkeys(picks, 1), channel=channel, actor=actor)
+                cast_ballot(
+                    s,
+                    consultation_id=out.id,
+                    citizen_id=who,
+                    choices=dict.fromkeys(picks, 1),
+                    channel=channel,
+                    actor=actor,
+                )
         clk.set(start + timedelta(days=21))
         with session_scope(engine) as s:
             transition(s, consultation_id=out.id, to="closed", actor=DEMO_ACTOR)
@@ -97,8 +124,9 @@ def run_demo(workdir: Path, *, citizens: int = 120, seed: int = 7) -> Path:
         clock.set_clock(None)
         engine.dispose()
     console.print(f"[bold]{summary.title}[/] ({summary.slug}) is {summary.status}")
-    console.print(f"turnout: {summary.ballots} of {citizens} eligible "
-                  f"({summary.ballots / citizens:.1%})")
+    console.print(
+        f"turnout: {summary.ballots} of {citizens} eligible ({summary.ballots / citizens:.1%})"
+    )
     table = Table("proposal", "cost", "votes")
     for r in sorted(rows, key=lambda r: -r.votes):
         table.add_row(r.title, f"{r.cost:,}", str(r.votes))

@@ -42,7 +42,9 @@ class Actor:
             return
         if self.kind != "staff" or (self.role not in roles and self.role != "admin"):
             wanted = " or ".join(roles)
-            raise NotAllowed(f"only {wanted} staff may do this (actor is {self.label})", field="actor")
+            raise NotAllowed(
+                f"only {wanted} staff may do this (actor is {self.label})", field="actor"
+            )
 
 
 SYSTEM = Actor(kind="system", name="cli")

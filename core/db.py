@@ -40,7 +40,9 @@ def make_engine(url: str, *, busy_timeout_ms: int = 15000, echo: bool = False) -
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
         )
 
         @event.listens_for(engine, "connect")
@@ -68,7 +70,9 @@ def get_engine(url: str | None = None) -> Engine:
     with _engines_lock:
         engine = _engines.get(key)
         if engine is None:
-            engine = make_engine(key, busy_timeout_ms=settings.db.busy_timeout_ms, echo=settings.db.echo)
+            engine = make_engine(
+                key, busy_timeout_ms=settings.db.busy_timeout_ms, echo=settings.db.echo
+            )
             _engines[key] = engine
         return engine
 

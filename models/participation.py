@@ -27,7 +27,13 @@ CHANNELS_OUTBOUND = ("email", "sms")
 CHANNELS_ALL = ("web", "email", "sms", "phone", "letter", "fax", "in_person", "import")
 PURPOSES = ("invitations", "reminders", "results", "surveys")
 CONSULTATION_STATUSES = (
-    "draft", "published", "open", "closed", "tallied", "reported", "archived",
+    "draft",
+    "published",
+    "open",
+    "closed",
+    "tallied",
+    "reported",
+    "archived",
 )
 METHODS = ("single_choice", "approval", "budget", "ranked", "agree_disagree")
 PROPOSAL_STATUSES = ("published", "withdrawn", "accepted", "rejected")
@@ -61,7 +67,9 @@ class Citizen(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     __table_args__ = (
         CheckConstraint(_in("preferred_channel", CHANNELS_OUTBOUND), name="preferred_channel"),
-        CheckConstraint("birth_year IS NULL OR (birth_year BETWEEN 1880 AND 2100)", name="birth_year"),
+        CheckConstraint(
+            "birth_year IS NULL OR (birth_year BETWEEN 1880 AND 2100)", name="birth_year"
+        ),
     )
 
 

@@ -66,8 +66,14 @@ def append_event(
     digest = link_digest(head.digest, seq, at, actor.label, action, subject, pdig)
     session.add(
         AuditEvent(
-            seq=seq, at=at, actor=actor.label, action=action, subject=subject,
-            payload_digest=pdig, prev_digest=head.digest, digest=digest,
+            seq=seq,
+            at=at,
+            actor=actor.label,
+            action=action,
+            subject=subject,
+            payload_digest=pdig,
+            prev_digest=head.digest,
+            digest=digest,
         )
     )
     head.seq = seq
@@ -96,10 +102,16 @@ def verify_chain(session: Session, *, batch: int = 5000) -> ChainReport:
     count = 0
     last_id = 0
     while True:
-        rows = session.execute(
-            select(AuditEvent).where(AuditEvent.seq >= expected_seq).order_by(AuditEvent.seq)
-            .limit(batch)
-        ).scalars().all()
+        rows = (
+            session.execute(
+                select(AuditEvent)
+                .where(AuditEvent.seq >= expected_seq)
+                .order_by(AuditEvent.seq)
+                .limit(batch)
+            )
+            .scalars()
+            .all()
+        )
         if not rows:
             break
         for ev in rows:
@@ -108,8 +120,9 @@ def verify_chain(session: Session, *, batch: int = 5000) -> ChainReport:
                 return ChainReport(count, expected_seq, f"event {expected_seq} is missing")
             if ev.prev_digest != prev:
                 return ChainReport(count, ev.seq, "previous-digest field does not match")
-            again = link_digest(prev, ev.seq, ev.at, ev.actor, ev.action, ev.subject,
-                                ev.payload_digest)
+            again = link_digest(
+                prev, ev.seq, ev.at, ev.actor, ev.action, ev.subject, ev.payload_digest
+            )
             if again != ev.digest:
                 return ChainReport(count, ev.seq, "contents do not match the stored digest")
             prev = ev.digest

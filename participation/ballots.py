@@ -81,14 +81,20 @@ def cast_ballot(
     c = get_consultation(session, ref=consultation_id)
     now = clock.now()
     if c.status != "open" or not (c.opens_at <= now < c.closes_at):
-        raise NotAllowed(f"voting is not open (consultation is {c.status}, window "
-                         f"{c.opens_at.isoformat()} to {c.closes_at.isoformat()})",
-                         field="consultation")
+        raise NotAllowed(
+            f"voting is not open (consultation is {c.status}, window "
+            f"{c.opens_at.isoformat()} to {c.closes_at.isoformat()})",
+            field="consultation",
+        )
     citizen = session.get(Citizen, citizen_id)
     if citizen is None:
         raise NotFound(f"no citizen {citizen_id}", field="citizen_id")
-    why = eligibility_refusal(Eligibility.from_json(c.eligibility), district=citizen.district,
-                              birth_year=citizen.birth_year, on=c.opens_at)
+    why = eligibility_refusal(
+        Eligibility.from_json(c.eligibility),
+        district=citizen.district,
+        birth_year=citizen.birth_year,
+        on=c.opens_at,
+    )
     if why:
         raise NotAllowed(f"citizen is not eligible: {why}", field="citizen_id")
     costs = open_proposal_costs(session, c.id)
@@ -96,21 +102,34 @@ def cast_ballot(
 
     code = new_receipt_code()
     recorded_by = actor.id if offline and actor.kind == "staff" else None
-    ins = _insert(session)(Ballot).values(
-        consultation_id=c.id, citizen_id=citizen_id, channel=channel, cast_at=now,
-        recorded_by=recorded_by, receipt_code=code, revision=1,
-    ).on_conflict_do_nothing(index_elements=["consultation_id", "citizen_id"]).returning(Ballot.id)
+    ins = (
+        _insert(session)(Ballot)
+        .values(
+            consultation_id=c.id,
+            citizen_id=citizen_id,
+            channel=channel,
+            cast_at=now,
+            recorded_by=recorded_by,
+            receipt_code=code,
+            revision=1,
+        )
+        .on_conflict_do_nothing(index_elements=["consultation_id", "citizen_id"])
+        .returning(Ballot.id)
+    )
     ballot_id = session.execute(ins).scalar_one_or_none()
     replaced = False
     revision = 1
     if ballot_id is None:
         existing = session.execute(
-            select(Ballot).where(Ballot.consultation_id == c.id, Ballot.citizen_id == citizen_id)
+            select(Ballot)
+            .where(Ballot.consultation_id == c.id, Ballot.citizen_id == citizen_id)
             .with_for_update()
         ).scalar_one()
         if offline or existing.channel in OFFLINE_CHANNELS:
-            raise Conflict(f"this citizen already has a ballot (received by {existing.channel})",
-                           field="citizen_id")
+            raise Conflict(
+                f"this citizen already has a ballot (received by {existing.channel})",
+                field="citizen_id",
+            )
         existing.channel, existing.cast_at, existing.receipt_code = channel, now, code
         existing.revision += 1
         revision = existing.revision
@@ -119,24 +138,38 @@ def cast_ballot(
         session.execute(delete(BallotChoice).where(BallotChoice.ballot_id == ballot_id))
     session.execute(
         insert(BallotChoice),
-        [{"ballot_id": ballot_id, "proposal_id": p, "consultation_id": c.id, "value": v}
-         for p, v in sorted(choices.items())],
+        [
+            {"ballot_id": ballot_id, "proposal_id": p, "consultation_id": c.id, "value": v}
+            for p, v in sorted(choices.items())
+        ],
     )
-    record_contact(session, citizen_id=citizen_id, channel=channel, direction="inbound",
-                   kind="ballot", ref_table="ballot", ref_id=ballot_id, consultation_id=c.id,
-                   at=now)
-    append_event(session, actor=actor, action="ballot.replace" if replaced else "ballot.cast",
-                 subject=f"consultation:{c.id}/citizen:{citizen_id}",
-                 payload={"choices": sorted(choices.items()), "channel": channel,
-                          "revision": revision})
+    record_contact(
+        session,
+        citizen_id=citizen_id,
+        channel=channel,
+        direction="inbound",
+        kind="ballot",
+        ref_table="ballot",
+        ref_id=ballot_id,
+        consultation_id=c.id,
+        at=now,
+    )
+    append_event(
+        session,
+        actor=actor,
+        action="ballot.replace" if replaced else "ballot.cast",
+        subject=f"consultation:{c.id}/citizen:{citizen_id}",
+        payload={"choices": sorted(choices.items()), "channel": channel, "revision": revision},
+    )
     return BallotReceipt(ballot_id, code, revision, replaced, channel)
 
 
 def ballot_of(session: Session, *, consultation_id: int, citizen_id: int) -> dict[int, int] | None:
     """Return the citizen's current choices (proposal id → value), or ``None`` if no ballot."""
     bid = session.execute(
-        select(Ballot.id).where(Ballot.consultation_id == consultation_id,
-                                Ballot.citizen_id == citizen_id)
+        select(Ballot.id).where(
+            Ballot.consultation_id == consultation_id, Ballot.citizen_id == citizen_id
+        )
     ).scalar_one_or_none()
     if bid is None:
         return None

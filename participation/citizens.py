@@ -49,9 +49,16 @@ def register_citizen(
     now = clock.now()
     citizen = Citizen(
         public_id=secrets.token_hex(8),
-        display_name=inp.display_name, email=inp.email, phone=inp.phone, locale=inp.locale,
-        time_zone=inp.time_zone, preferred_channel=inp.preferred_channel, district=inp.district,
-        birth_year=inp.birth_year, gender=inp.gender, external_ref=inp.external_ref,
+        display_name=inp.display_name,
+        email=inp.email,
+        phone=inp.phone,
+        locale=inp.locale,
+        time_zone=inp.time_zone,
+        preferred_channel=inp.preferred_channel,
+        district=inp.district,
+        birth_year=inp.birth_year,
+        gender=inp.gender,
+        external_ref=inp.external_ref,
         created_at=now,
     )
     try:
@@ -59,12 +66,18 @@ def register_citizen(
             session.add(citizen)
             session.flush()
     except IntegrityError:
-        raise Conflict("a citizen with this email, phone or reference already exists",
-                       field="email") from None
+        raise Conflict(
+            "a citizen with this email, phone or reference already exists", field="email"
+        ) from None
     for (channel, purpose), opted_in in (consents or {}).items():
         _put_consent(session, citizen.id, channel, purpose, opted_in, consent_source)
-    append_event(session, actor=actor, action="citizen.register", subject=f"citizen:{citizen.id}",
-                 payload={"consents": sorted(f"{c}/{p}={v}" for (c, p), v in (consents or {}).items())})
+    append_event(
+        session,
+        actor=actor,
+        action="citizen.register",
+        subject=f"citizen:{citizen.id}",
+        payload={"consents": sorted(f"{c}/{p}={v}" for (c, p), v in (consents or {}).items())},
+    )
     return _out(citizen)
 
 
@@ -76,13 +89,22 @@ def _put_consent(
     if purpose not in PURPOSES:
         raise ValidationError(f"{purpose!r} is not one of {PURPOSES}", field="purpose")
     row = session.execute(
-        select(Consent).where(Consent.citizen_id == citizen_id, Consent.channel == channel,
-                              Consent.purpose == purpose)
+        select(Consent).where(
+            Consent.citizen_id == citizen_id, Consent.channel == channel, Consent.purpose == purpose
+        )
     ).scalar_one_or_none()
     now = clock.now()
     if row is None:
-        session.add(Consent(citizen_id=citizen_id, channel=channel, purpose=purpose,
-                            opted_in=opted_in, changed_at=now, source=source))
+        session.add(
+            Consent(
+                citizen_id=citizen_id,
+                channel=channel,
+                purpose=purpose,
+                opted_in=opted_in,
+                changed_at=now,
+                source=source,
+            )
+        )
     elif row.opted_in != opted_in:
         row.opted_in, row.changed_at, row.source = opted_in, now, source
 
@@ -119,17 +141,27 @@ def set_consent(
     purposes = PURPOSES if purpose is None else (purpose,)
     for p in purposes:
         _put_consent(session, citizen_id, channel, p, opted_in, source)
-    append_event(session, actor=actor, action="consent.set", subject=f"citizen:{citizen_id}",
-                 payload={"channel": channel, "purposes": list(purposes), "opted_in": opted_in,
-                          "source": source})
+    append_event(
+        session,
+        actor=actor,
+        action="consent.set",
+        subject=f"citizen:{citizen_id}",
+        payload={
+            "channel": channel,
+            "purposes": list(purposes),
+            "opted_in": opted_in,
+            "source": source,
+        },
+    )
     return len(purposes)
 
 
 def consents_of(session: Session, *, citizen_id: int) -> dict[tuple[str, str], bool]:
     """Return ``{(channel, purpose): opted_in}`` for a citizen."""
     rows = session.execute(
-        select(Consent.channel, Consent.purpose, Consent.opted_in)
-        .where(Consent.citizen_id == citizen_id)
+        select(Consent.channel, Consent.purpose, Consent.opted_in).where(
+            Consent.citizen_id == citizen_id
+        )
     ).all()
     return {(r[0], r[1]): bool(r[2]) for r in rows}
 
@@ -142,8 +174,13 @@ def get_citizen(session: Session, *, citizen_id: int) -> Citizen:
     return citizen
 
 
-def find_citizen(session: Session, *, email: str | None = None, phone: str | None = None,
-                 public_id: str | None = None) -> Citizen | None:
+def find_citizen(
+    session: Session,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    public_id: str | None = None,
+) -> Citizen | None:
     """Find a citizen by email, phone (E.164) or public id; ``None`` when there is none."""
     stmt = select(Citizen)
     if email:

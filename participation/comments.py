@@ -21,8 +21,9 @@ COMMENT_CHANNELS = frozenset({"web", "email", "sms"}) | OFFLINE_CHANNELS
 
 
 def _out(c: Comment) -> CommentOut:
-    return CommentOut(c.id, c.proposal_id, c.parent_id, c.stance, c.moderation_state,
-                      c.report_count)
+    return CommentOut(
+        c.id, c.proposal_id, c.parent_id, c.stance, c.moderation_state, c.report_count
+    )
 
 
 def post_comment(
@@ -54,8 +55,9 @@ def post_comment(
     if not text:
         raise ValidationError("a comment cannot be empty", field="body")
     if len(text) > MAX_COMMENT_CHARS:
-        raise ValidationError(f"at most {MAX_COMMENT_CHARS} characters (got {len(text)})",
-                              field="body")
+        raise ValidationError(
+            f"at most {MAX_COMMENT_CHARS} characters (got {len(text)})", field="body"
+        )
     if stance not in STANCES:
         raise ValidationError(f"stance must be one of {', '.join(STANCES)}", field="stance")
     if channel not in COMMENT_CHANNELS:
@@ -77,20 +79,41 @@ def post_comment(
         if parent is None:
             raise NotFound(f"no comment {parent_id}", field="parent_id")
         if parent.proposal_id != proposal_id:
-            raise ValidationError("a reply must be on the same proposal as its parent",
-                                  field="parent_id")
+            raise ValidationError(
+                "a reply must be on the same proposal as its parent", field="parent_id"
+            )
     now = clock.now()
-    row = Comment(consultation_id=c.id, proposal_id=proposal_id, citizen_id=citizen_id,
-                  parent_id=parent_id, body=text, stance=stance, channel=channel,
-                  recorded_by=actor.id if channel in OFFLINE_CHANNELS else None,
-                  created_at=now)
+    row = Comment(
+        consultation_id=c.id,
+        proposal_id=proposal_id,
+        citizen_id=citizen_id,
+        parent_id=parent_id,
+        body=text,
+        stance=stance,
+        channel=channel,
+        recorded_by=actor.id if channel in OFFLINE_CHANNELS else None,
+        created_at=now,
+    )
     session.add(row)
     session.flush()
-    record_contact(session, citizen_id=citizen_id, channel=channel, direction="inbound",
-                   kind="comment", ref_table="comment", ref_id=row.id, consultation_id=c.id,
-                   at=now)
-    append_event(session, actor=actor, action="comment.post", subject=f"comment:{row.id}",
-                 payload={"body": text, "stance": stance, "parent": parent_id})
+    record_contact(
+        session,
+        citizen_id=citizen_id,
+        channel=channel,
+        direction="inbound",
+        kind="comment",
+        ref_table="comment",
+        ref_id=row.id,
+        consultation_id=c.id,
+        at=now,
+    )
+    append_event(
+        session,
+        actor=actor,
+        action="comment.post",
+        subject=f"comment:{row.id}",
+        payload={"body": text, "stance": stance, "parent": parent_id},
+    )
     return _out(row)
 
 
@@ -112,8 +135,14 @@ def report_comment(
         raise NotFound(f"no comment {comment_id}", field="comment_id")
     try:
         with session.begin_nested():
-            session.add(CommentReport(comment_id=comment_id, citizen_id=citizen_id,
-                                      reason=reason.strip()[:300], created_at=clock.now()))
+            session.add(
+                CommentReport(
+                    comment_id=comment_id,
+                    citizen_id=citizen_id,
+                    reason=reason.strip()[:300],
+                    created_at=clock.now(),
+                )
+            )
             session.flush()
     except IntegrityError:
         raise Conflict("you have already reported this comment", field="comment_id") from None
@@ -123,8 +152,13 @@ def report_comment(
     if comment.moderation_state == "visible" and comment.report_count >= threshold:
         comment.moderation_state = "hidden"
         comment.moderation_reason = f"hidden automatically after {comment.report_count} reports"
-    append_event(session, actor=actor, action="comment.report", subject=f"comment:{comment_id}",
-                 payload={"reason": reason})
+    append_event(
+        session,
+        actor=actor,
+        action="comment.report",
+        subject=f"comment:{comment_id}",
+        payload={"reason": reason},
+    )
     return _out(comment)
 
 
@@ -144,8 +178,13 @@ def moderate_comment(
         raise NotFound(f"no comment {comment_id}", field="comment_id")
     comment.moderation_state = "hidden" if hide else "visible"
     comment.moderation_reason = reason.strip()
-    append_event(session, actor=actor, action="comment.hide" if hide else "comment.restore",
-                 subject=f"comment:{comment_id}", payload={"reason": reason})
+    append_event(
+        session,
+        actor=actor,
+        action="comment.hide" if hide else "comment.restore",
+        subject=f"comment:{comment_id}",
+        payload={"reason": reason},
+    )
     return _out(comment)
 
 
@@ -153,8 +192,12 @@ def visible_comments(
     session: Session, *, proposal_id: int, offset: int = 0, limit: int = 50
 ) -> list[Comment]:
     """Return a page of a proposal's visible comments, oldest first (for threading)."""
-    return list(session.execute(
-        select(Comment).where(Comment.proposal_id == proposal_id,
-                              Comment.moderation_state == "visible")
-        .order_by(Comment.created_at, Comment.id).offset(offset).limit(limit)
-    ).scalars())
+    return list(
+        session.execute(
+            select(Comment)
+            .where(Comment.proposal_id == proposal_id, Comment.moderation_state == "visible")
+            .order_by(Comment.created_at, Comment.id)
+            .offset(offset)
+            .limit(limit)
+        ).scalars()
+    )

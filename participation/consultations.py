@@ -44,8 +44,18 @@ def describe(session: Session, c: Consultation) -> ConsultationOut:
     n_ballots = session.execute(
         select(func.count()).select_from(Ballot).where(Ballot.consultation_id == c.id)
     ).scalar_one()
-    return ConsultationOut(c.id, c.slug, c.title, c.status, c.method, c.opens_at, c.closes_at,
-                           c.time_zone, int(n_prop), int(n_ballots))
+    return ConsultationOut(
+        c.id,
+        c.slug,
+        c.title,
+        c.status,
+        c.method,
+        c.opens_at,
+        c.closes_at,
+        c.time_zone,
+        int(n_prop),
+        int(n_ballots),
+    )
 
 
 def create_consultation(
@@ -65,13 +75,23 @@ def create_consultation(
     inp = data if isinstance(data, ConsultationIn) else parse_input(ConsultationIn, data)
     now = clock.now()
     row = Consultation(
-        slug=inp.slug, title=inp.title, body=inp.body, status="draft", method=inp.method,
+        slug=inp.slug,
+        title=inp.title,
+        body=inp.body,
+        status="draft",
+        method=inp.method,
         method_params=inp.method_params.model_dump(exclude_none=True),
-        eligibility=inp.eligibility, reminder_policy=inp.reminder_policy.model_dump(),
-        quorum=inp.quorum, opens_at=inp.opens_at, closes_at=inp.closes_at,
-        time_zone=inp.time_zone, district=inp.district, topic=inp.topic,
+        eligibility=inp.eligibility,
+        reminder_policy=inp.reminder_policy.model_dump(),
+        quorum=inp.quorum,
+        opens_at=inp.opens_at,
+        closes_at=inp.closes_at,
+        time_zone=inp.time_zone,
+        district=inp.district,
+        topic=inp.topic,
         created_by=actor.id if actor.kind == "staff" else None,
-        created_at=now, status_changed_at=now,
+        created_at=now,
+        status_changed_at=now,
     )
     try:
         with session.begin_nested():
@@ -79,8 +99,13 @@ def create_consultation(
             session.flush()
     except IntegrityError:
         raise Conflict(f"the slug {inp.slug!r} is already used", field="slug") from None
-    append_event(session, actor=actor, action="consultation.create",
-                 subject=f"consultation:{row.id}", payload=inp.model_dump(mode="json"))
+    append_event(
+        session,
+        actor=actor,
+        action="consultation.create",
+        subject=f"consultation:{row.id}",
+        payload=inp.model_dump(mode="json"),
+    )
     return describe(session, row)
 
 
@@ -100,8 +125,9 @@ def add_proposal(
     inp = data if isinstance(data, ProposalIn) else parse_input(ProposalIn, data)
     c = get_consultation(session, ref=consultation_id)
     if c.status not in ("draft", "published"):
-        raise NotAllowed(f"proposals cannot be added once the consultation is {c.status}",
-                         field="consultation")
+        raise NotAllowed(
+            f"proposals cannot be added once the consultation is {c.status}", field="consultation"
+        )
     if c.method == "budget" and inp.cost is None:
         raise ValidationError("a project of a budget consultation needs a cost", field="cost")
     now = clock.now()
@@ -112,17 +138,31 @@ def add_proposal(
         ref = str(int(n) + 1)
     else:
         ref = inp.external_ref
-    p = Proposal(consultation_id=c.id, external_ref=ref, title=inp.title, body=inp.body,
-                 cost=inp.cost, category=inp.category, status="published", created_at=now)
+    p = Proposal(
+        consultation_id=c.id,
+        external_ref=ref,
+        title=inp.title,
+        body=inp.body,
+        cost=inp.cost,
+        category=inp.category,
+        status="published",
+        created_at=now,
+    )
     try:
         with session.begin_nested():
             session.add(p)
             session.flush()
     except IntegrityError:
-        raise Conflict(f"proposal reference {ref!r} already exists here",
-                       field="external_ref") from None
-    append_event(session, actor=actor, action="proposal.add", subject=f"proposal:{p.id}",
-                 payload=inp.model_dump(mode="json"))
+        raise Conflict(
+            f"proposal reference {ref!r} already exists here", field="external_ref"
+        ) from None
+    append_event(
+        session,
+        actor=actor,
+        action="proposal.add",
+        subject=f"proposal:{p.id}",
+        payload=inp.model_dump(mode="json"),
+    )
     return p.id
 
 
@@ -151,8 +191,9 @@ def transition(
             select(func.count()).select_from(Proposal).where(Proposal.consultation_id == c.id)
         ).scalar_one()
         if not n:
-            raise NotAllowed("a consultation needs at least one proposal to be published",
-                             field="proposals")
+            raise NotAllowed(
+                "a consultation needs at least one proposal to be published", field="proposals"
+            )
     if to == "open" and now < c.opens_at:
         raise NotAllowed(f"voting opens at {c.opens_at.isoformat()}", field="opens_at")
     if to == "closed" and now < c.closes_at:
@@ -160,8 +201,13 @@ def transition(
     previous = c.status
     c.status = to
     c.status_changed_at = now
-    append_event(session, actor=actor, action=f"consultation.{to}",
-                 subject=f"consultation:{c.id}", payload={"from": previous, "to": to})
+    append_event(
+        session,
+        actor=actor,
+        action=f"consultation.{to}",
+        subject=f"consultation:{c.id}",
+        payload={"from": previous, "to": to},
+    )
     return to
 
 
@@ -175,10 +221,12 @@ def advance_due(session: Session, *, actor: Actor) -> list[tuple[str, str, str]]
     now = clock.now()
     moved: list[tuple[str, str, str]] = []
     due = session.execute(
-        select(Consultation.id, Consultation.slug, Consultation.status).where(
+        select(Consultation.id, Consultation.slug, Consultation.status)
+        .where(
             ((Consultation.status == "published") & (Consultation.opens_at <= now))
             | ((Consultation.status == "open") & (Consultation.closes_at <= now))
-        ).order_by(Consultation.id)
+        )
+        .order_by(Consultation.id)
     ).all()
     for cid, slug, status in due:
         target = "open" if status == "published" else "closed"
@@ -210,8 +258,13 @@ def withdraw_proposal(session: Session, *, proposal_id: int, reason: str, actor:
     if p.status == "withdrawn":
         return
     p.status = "withdrawn"
-    append_event(session, actor=actor, action="proposal.withdraw", subject=f"proposal:{p.id}",
-                 payload={"reason": reason})
+    append_event(
+        session,
+        actor=actor,
+        action="proposal.withdraw",
+        subject=f"proposal:{p.id}",
+        payload={"reason": reason},
+    )
 
 
 def answer_proposal(
@@ -236,14 +289,21 @@ def answer_proposal(
         raise NotFound(f"no proposal {proposal_id}", field="proposal_id")
     c = get_consultation(session, ref=p.consultation_id)
     if c.status not in ("tallied", "reported"):
-        raise NotAllowed(f"proposals are answered after the tally (consultation is {c.status})",
-                         field="consultation")
+        raise NotAllowed(
+            f"proposals are answered after the tally (consultation is {c.status})",
+            field="consultation",
+        )
     if p.status == "withdrawn":
         raise NotAllowed("a withdrawn proposal cannot be answered", field="proposal_id")
     p.status, p.answer, p.answered_at = decision, answer.strip(), clock.now()
     p.answered_by = actor.id if actor.kind == "staff" else None
-    append_event(session, actor=actor, action="proposal.answer", subject=f"proposal:{p.id}",
-                 payload={"decision": decision, "answer": answer})
+    append_event(
+        session,
+        actor=actor,
+        action="proposal.answer",
+        subject=f"proposal:{p.id}",
+        payload={"decision": decision, "answer": answer},
+    )
 
 
 def list_consultations(session: Session, *, status: str | None = None) -> list[ConsultationOut]:

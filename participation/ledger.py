@@ -35,8 +35,13 @@ def record_contact(
     """
     session.add(
         Contact(
-            citizen_id=citizen_id, channel=channel, direction=direction, kind=kind,
-            ref_table=ref_table, ref_id=ref_id, consultation_id=consultation_id,
+            citizen_id=citizen_id,
+            channel=channel,
+            direction=direction,
+            kind=kind,
+            ref_table=ref_table,
+            ref_id=ref_id,
+            consultation_id=consultation_id,
             at=at or clock.now(),
         )
     )

@@ -27,12 +27,20 @@ def proposal_rows(session: Session, *, consultation_id: int) -> list[ProposalRow
     votes = (
         select(BallotChoice.proposal_id, func.count().label("n"))
         .where(BallotChoice.consultation_id == consultation_id)
-        .group_by(BallotChoice.proposal_id).subquery()
+        .group_by(BallotChoice.proposal_id)
+        .subquery()
     )
     rows = session.execute(
-        select(Proposal.id, Proposal.external_ref, Proposal.title, Proposal.cost,
-               Proposal.status, func.coalesce(votes.c.n, 0))
+        select(
+            Proposal.id,
+            Proposal.external_ref,
+            Proposal.title,
+            Proposal.cost,
+            Proposal.status,
+            func.coalesce(votes.c.n, 0),
+        )
         .outerjoin(votes, votes.c.proposal_id == Proposal.id)
-        .where(Proposal.consultation_id == consultation_id).order_by(Proposal.id)
+        .where(Proposal.consultation_id == consultation_id)
+        .order_by(Proposal.id)
     ).all()
     return [ProposalRow(r[0], r[1], r[2], r[3], r[4], int(r[5])) for r in rows]

@@ -49,7 +49,7 @@ class Eligibility:
 
     @classmethod
     def from_json(cls, data: Mapping[str, object] | None) -> Eligibility:
-        """Build from the consultation's stored JSON (``{"districts": [...], "minimum_age": 16}``)."""
+        """Build from stored JSON such as ``{"districts": [...], "minimum_age": 16}``."""
         data = data or {}
         districts = data.get("districts") or ()
         age = data.get("minimum_age")
@@ -166,13 +166,19 @@ def validate_ballot(
             raise ValidationError("approval ballots carry the value 1 only", field="choices")
     elif method == "ranked" or (method == "budget" and rules.vote_type == "ordinal"):
         if sorted(values) != list(range(1, n + 1)):
-            raise ValidationError(f"ranks must be 1..{n}, each once (got {sorted(values)})",
-                                  field="choices")
+            raise ValidationError(
+                f"ranks must be 1..{n}, each once (got {sorted(values)})", field="choices"
+            )
     elif method == "budget" and rules.vote_type == "cumulative":
         _check_points(rules, values)
     else:
         raise ValidationError(f"unknown method {method!r}", field="method")
-    if method == "budget" and rules.vote_type == "approval" and rules.enforce_budget and rules.budget:
+    if (
+        method == "budget"
+        and rules.vote_type == "approval"
+        and rules.enforce_budget
+        and rules.budget
+    ):
         total = sum(costs[p] or 0 for p in choices)
         if total > rules.budget:
             raise ValidationError(

@@ -92,7 +92,9 @@ class ReminderPolicy(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    rounds_hours: list[Annotated[float, Field(gt=0)]] = Field(default_factory=lambda: [168.0, 336.0])
+    rounds_hours: list[Annotated[float, Field(gt=0)]] = Field(
+        default_factory=lambda: [168.0, 336.0]
+    )
     quiet_start: Annotated[int, Field(ge=0, le=23)] = 21
     quiet_end: Annotated[int, Field(ge=0, le=23)] = 8
     max_messages: Annotated[int, Field(ge=1)] = 4
@@ -146,7 +148,8 @@ class ConsultationIn(BaseModel):
     def _slug(cls, v: str) -> str:
         if not SLUG_RE.match(v):
             raise ValueError(
-                f"{v!r} must be 3-120 characters of a-z, 0-9 and '-', not starting or ending with '-'"
+                f"{v!r} must be 3-120 characters of a-z, 0-9 and '-', "
+                "not starting or ending with '-'"
             )
         return v
 

@@ -17,14 +17,23 @@ from core import clock
 from core.db import make_engine
 from models.migrate import upgrade
 
-PG_URL = os.environ.get("CIVICFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REALDATA = Path(os.environ.get(
-    "CIVICFLOW_REALDATA", Path(__file__).resolve().parents[2] / "shared" / "realdata"))
+PG_URL = os.environ.get(
+    "CIVICFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REALDATA = Path(
+    os.environ.get(
+        "CIVICFLOW_REALDATA", Path(__file__).resolve().parents[2] / "shared" / "realdata"
+    )
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--db", default=os.environ.get("CIVICFLOW_TEST_DB", "sqlite"),
-                     choices=("sqlite", "postgresql"), help="database to run the suite on")
+    parser.addoption(
+        "--db",
+        default=os.environ.get("CIVICFLOW_TEST_DB", "sqlite"),
+        choices=("sqlite", "postgresql"),
+        help="database to run the suite on",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -38,12 +38,23 @@ def consultation(
 ) -> tuple[int, list[int]]:
     """Create a consultation with proposals and move it to ``status`` (clock frozen inside)."""
     n = next(_seq)
-    out = create_consultation(session, actor=SYSTEM, data={
-        "slug": f"test-{n}", "title": f"Consultation {n}", "method": method,
-        "method_params": params or {}, "eligibility": eligibility or {},
-        "opens_at": T0, "closes_at": T0 + timedelta(days=days)})
-    pids = [add_proposal(session, consultation_id=out.id, data=p, actor=SYSTEM)
-            for p in (proposals or [{"title": "A"}, {"title": "B"}, {"title": "C"}])]
+    out = create_consultation(
+        session,
+        actor=SYSTEM,
+        data={
+            "slug": f"test-{n}",
+            "title": f"Consultation {n}",
+            "method": method,
+            "method_params": params or {},
+            "eligibility": eligibility or {},
+            "opens_at": T0,
+            "closes_at": T0 + timedelta(days=days),
+        },
+    )
+    pids = [
+        add_proposal(session, consultation_id=out.id, data=p, actor=SYSTEM)
+        for p in (proposals or [{"title": "A"}, {"title": "B"}, {"title": "C"}])
+    ]
     path = ["published", "open", "closed"]
     for step in path[: path.index(status) + 1] if status in path else []:
         at = T0 if step != "closed" else T0 + timedelta(days=days)

@@ -16,10 +16,26 @@ from core.db import dispose_engines, make_engine
 from core.settings import get_settings
 from models import AuditEvent, Citizen, Consultation
 
-GOOD = ["consultations", "create", "--slug", "park-2027", "--title", "Park renewal",
-        "--method", "approval", "--opens-at", "2027-01-10T09:00", "--closes-at",
-        "2027-01-31T18:00", "--params", '{"max_choices": 2}', "--proposal", "Benches",
-        "--proposal", "Trees"]
+GOOD = [
+    "consultations",
+    "create",
+    "--slug",
+    "park-2027",
+    "--title",
+    "Park renewal",
+    "--method",
+    "approval",
+    "--opens-at",
+    "2027-01-10T09:00",
+    "--closes-at",
+    "2027-01-31T18:00",
+    "--params",
+    '{"max_choices": 2}',
+    "--proposal",
+    "Benches",
+    "--proposal",
+    "Trees",
+]
 
 
 @pytest.fixture
@@ -30,9 +46,14 @@ def cli(fresh_db, monkeypatch):
     dispose_engines()
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "civicflow", *args], capture_output=True,
-                              text=True, env={**os.environ, "CIVICFLOW_DB__URL": url},
-                              cwd=Path(__file__).resolve().parents[2], timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "civicflow", *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "CIVICFLOW_DB__URL": url},
+            cwd=Path(__file__).resolve().parents[2],
+            timeout=120,
+        )
 
     run.url = url  # type: ignore[attr-defined]
     yield run
@@ -43,8 +64,10 @@ def cli(fresh_db, monkeypatch):
 def _counts(url: str) -> tuple[int, int, int]:
     engine = make_engine(url)
     with engine.connect() as c:
-        out = tuple(c.execute(select(func.count()).select_from(m)).scalar_one()
-                    for m in (Consultation, Citizen, AuditEvent))
+        out = tuple(
+            c.execute(select(func.count()).select_from(m)).scalar_one()
+            for m in (Consultation, Citizen, AuditEvent)
+        )
     engine.dispose()
     return out  # type: ignore[return-value]
 
@@ -56,13 +79,23 @@ def test_commands_work_end_to_end(cli):
     assert made.stdout.strip() == "park-2027"
     shown = cli("consultations", "show", "park-2027", "--json")
     data = json.loads(shown.stdout)
-    assert data["status"] == "draft" and [p["title"] for p in data["proposals"]] == ["Benches", "Trees"]
+    assert data["status"] == "draft"
+    assert [p["title"] for p in data["proposals"]] == ["Benches", "Trees"]
     assert data["opens_at"] == "2027-01-10T09:00:00+00:00"
     listed = cli("consultations", "list")
     assert "park-2027" in listed.stdout
-    added = cli("citizens", "add", "--name", "Ann", "--email", "ann@example.invalid",
-                "--opt-in", "email:reminders")
-    assert added.returncode == 0 and "registered" in added.stdout
+    added = cli(
+        "citizens",
+        "add",
+        "--name",
+        "Ann",
+        "--email",
+        "ann@example.invalid",
+        "--opt-in",
+        "email:reminders",
+    )
+    assert added.returncode == 0
+    assert "registered" in added.stdout
     assert cli("audit", "verify").stdout.startswith("audit chain intact: 4 event(s)")
 
 
@@ -98,13 +131,23 @@ def test_bad_input_gives_one_line_and_changes_nothing(cli, args, needle):
 def test_commands_before_upgrade_say_what_to_do(cli):
     done = cli("consultations", "list")
     assert done.returncode == 2
-    assert done.stderr.strip() == "error: the database has no schema yet: run `civicflow db upgrade` first"
+    assert (
+        done.stderr.strip()
+        == "error: the database has no schema yet: run `civicflow db upgrade` first"
+    )
 
 
 def test_every_command_has_help(cli):
-    for args in (["--help"], ["db", "--help"], ["db", "upgrade", "--help"],
-                 ["citizens", "add", "--help"], ["consultations", "create", "--help"],
-                 ["consultations", "show", "--help"], ["consultations", "list", "--help"],
-                 ["audit", "verify", "--help"]):
+    for args in (
+        ["--help"],
+        ["db", "--help"],
+        ["db", "upgrade", "--help"],
+        ["citizens", "add", "--help"],
+        ["consultations", "create", "--help"],
+        ["consultations", "show", "--help"],
+        ["consultations", "list", "--help"],
+        ["audit", "verify", "--help"],
+    ):
         done = cli(*args)
-        assert done.returncode == 0 and "Usage:" in done.stdout, args
+        assert done.returncode == 0, args
+        assert "Usage:" in done.stdout, args

@@ -28,5 +28,6 @@ def test_nested_env_variables_are_read(monkeypatch):
     monkeypatch.setenv("CIVICFLOW_DB__URL", "sqlite:///elsewhere.db")
     monkeypatch.setenv("CIVICFLOW_SMS__MAX_SEGMENTS", "2")
     s = Settings()
-    assert s.db.url == "sqlite:///elsewhere.db" and s.sms.max_segments == 2
+    assert s.db.url == "sqlite:///elsewhere.db"
+    assert s.sms.max_segments == 2
     assert "change-me" not in repr(s.app.secret_key)

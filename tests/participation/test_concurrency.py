@@ -30,9 +30,16 @@ def test_sixteen_concurrent_casts_for_one_citizen_make_one_ballot(fresh_db):
         try:
             barrier.wait()
             with session_scope(engine) as s:
-                receipts.append(cast_ballot(
-                    s, consultation_id=cons, citizen_id=voter, choices={pids[i % 3]: 1},
-                    channel="web", actor=Actor(kind="citizen", id=voter)))
+                receipts.append(
+                    cast_ballot(
+                        s,
+                        consultation_id=cons,
+                        citizen_id=voter,
+                        choices={pids[i % 3]: 1},
+                        channel="web",
+                        actor=Actor(kind="citizen", id=voter),
+                    )
+                )
         except BaseException as exc:
             errors.append(exc)
 
@@ -48,7 +55,9 @@ def test_sixteen_concurrent_casts_for_one_citizen_make_one_ballot(fresh_db):
         ballot = s.execute(select(Ballot)).scalar_one()
         assert ballot.revision == 16
         assert sorted(r.revision for r in receipts) == list(range(1, 17))
-        assert s.execute(select(func.count()).where(AuditEvent.action.like("ballot.%"))
-                         ).scalar_one() == 16
+        assert (
+            s.execute(select(func.count()).where(AuditEvent.action.like("ballot.%"))).scalar_one()
+            == 16
+        )
         assert verify_chain(s).first_broken is None
     engine.dispose()

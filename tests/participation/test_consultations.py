@@ -20,8 +20,13 @@ from tests import factories as f
 
 
 def _data(**over):
-    data = {"slug": "park-2027", "title": "Park renewal", "method": "approval",
-            "opens_at": f.T0, "closes_at": f.T0 + timedelta(days=7)}
+    data = {
+        "slug": "park-2027",
+        "title": "Park renewal",
+        "method": "approval",
+        "opens_at": f.T0,
+        "closes_at": f.T0 + timedelta(days=7),
+    }
     data.update(over)
     return data
 
@@ -74,13 +79,17 @@ def test_publish_needs_proposals_and_timing_is_enforced(session):
         transition(session, consultation_id=out.id, to="published", actor=f.SYSTEM)
     add_proposal(session, consultation_id=out.id, data={"title": "Benches"}, actor=f.SYSTEM)
     clock.set_clock(clock.FrozenClock(f.T0 - timedelta(days=1)))
-    assert transition(session, consultation_id=out.id, to="published", actor=f.SYSTEM) == "published"
+    assert (
+        transition(session, consultation_id=out.id, to="published", actor=f.SYSTEM) == "published"
+    )
     with pytest.raises(NotAllowed, match="opens at"):
         transition(session, consultation_id=out.id, to="open", actor=f.SYSTEM)
     with pytest.raises(NotAllowed, match="cannot become closed"):
         transition(session, consultation_id=out.id, to="closed", actor=f.SYSTEM)
     # idempotent: a retried step is harmless
-    assert transition(session, consultation_id=out.id, to="published", actor=f.SYSTEM) == "published"
+    assert (
+        transition(session, consultation_id=out.id, to="published", actor=f.SYSTEM) == "published"
+    )
 
 
 def test_advance_due_opens_and_closes_on_time(session):
@@ -101,17 +110,21 @@ def test_answers_only_by_council_after_tally(session):
     cons, pids = f.consultation(session, status="closed")
     council = Actor(kind="staff", id=None, role="council")
     with pytest.raises(NotAllowed, match="after the tally"):
-        answer_proposal(session, proposal_id=pids[0], decision="accepted", answer="Funded",
-                        actor=council)
+        answer_proposal(
+            session, proposal_id=pids[0], decision="accepted", answer="Funded", actor=council
+        )
     transition(session, consultation_id=cons, to="tallied", actor=f.SYSTEM)
     with pytest.raises(NotAllowed, match="council"):
-        answer_proposal(session, proposal_id=pids[0], decision="accepted", answer="ok",
-                        actor=f.ORGANIZER)
+        answer_proposal(
+            session, proposal_id=pids[0], decision="accepted", answer="ok", actor=f.ORGANIZER
+        )
     with pytest.raises(ValidationError, match="reasons"):
-        answer_proposal(session, proposal_id=pids[0], decision="rejected", answer="  ",
-                        actor=council)
-    answer_proposal(session, proposal_id=pids[0], decision="accepted", answer="Funded in 2027",
-                    actor=council)
+        answer_proposal(
+            session, proposal_id=pids[0], decision="rejected", answer="  ", actor=council
+        )
+    answer_proposal(
+        session, proposal_id=pids[0], decision="accepted", answer="Funded in 2027", actor=council
+    )
     from models import Proposal
 
     p = session.get(Proposal, pids[0])
