@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from prefect.client.orchestration import get_client
+
+from core import clock
+from core.db import session_scope
+from participation.consultations import get_consultation
+from tests import factories as f
+
+
+def _status(engine, cid: int) -> str:
+    with session_scope(engine) as s:
+        return get_consultation(s, ref=cid).status
+
+
+def test_advance_consultations_moves_due_ones_and_is_idempotent(prefect_harness, flow_db):
+    from flows.lifecycle import advance_consultations, publish_consultation
+
+    with session_scope(flow_db) as s:
+        cons, _ = f.consultation(s, status="draft", days=7)
+    clk = clock.FrozenClock(f.T0 - timedelta(hours=1))
+    clock.set_clock(clk)
+    assert publish_consultation(cons) == "published"
+    assert publish_consultation(cons) == "published"  # a retry is harmless
+    assert advance_consultations() == []
+    clk.set(f.T0)
+    slug = f"test-{cons}"
+    moved = advance_consultations()
+    assert [(m[1], m[2]) for m in moved] == [("published", "open")]
+    assert _status(flow_db, cons) == "open"
+    clk.set(f.T0 + timedelta(days=7))
+    assert [(m[1], m[2]) for m in advance_consultations()] == [("open", "closed")]
+    assert advance_consultations() == []
+    assert _status(flow_db, cons) == "closed"
+    assert moved[0][0] == slug
+
+
+def test_advance_leaves_a_markdown_artifact(prefect_harness, flow_db):
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from flows.lifecycle import advance_consultations
+
+    with session_scope(flow_db) as s:
+        f.consultation(s, status="published", days=7)
+    clock.set_clock(clock.FrozenClock(f.T0 + timedelta(minutes=5)))
+    advance_consultations()
+    with get_client(sync_client=True) as client:
+        arts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["advance-consultations"])))
+    assert arts
+    assert "Consultations moved: 1" in arts[-1].data
+    assert "| published | open |" in arts[-1].data
