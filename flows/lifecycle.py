@@ -7,10 +7,10 @@ restart loses nothing. Tasks are thin and idempotent: a retried task finds the w
 
 from __future__ import annotations
 
-import flows  # noqa: F401  (Prefect defaults before Prefect is imported)
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
+import flows  # noqa: F401  (Prefect defaults before Prefect is imported)
 from core.actor import Actor
 from core.db import session_scope
 from participation.consultations import advance_due, transition

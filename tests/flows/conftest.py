@@ -11,8 +11,9 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     import os
 
     os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect-home"))
-    import flows  # noqa: F401
     from prefect.testing.utilities import prefect_test_harness
+
+    import flows  # noqa: F401
 
     with prefect_test_harness(server_startup_timeout=90):
         yield
