@@ -50,5 +50,6 @@ def test_advance_leaves_a_markdown_artifact(prefect_harness, flow_db):
         arts = client.read_artifacts(
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["advance-consultations"])))
     assert arts
-    assert "Consultations moved: 1" in arts[-1].data
-    assert "| published | open |" in arts[-1].data
+    newest = max(arts, key=lambda a: a.created)
+    assert "Consultations moved: 1" in newest.data
+    assert "| published | open |" in newest.data
