@@ -1,0 +1,863 @@
+"""The outbox: queue messages in the caller's transaction, one row per citizen and channel.
+
+Every message is an ``outbox_message`` row whose unique ``idempotency_key`` is
+``{kind}:{consultation}:{round}:{citizen}:{channel}`` (``-`` for no consultation), written
+with ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING``. ``round`` is the reminder round
+(1, 2, …), ``0`` for invitations and results, the survey id for survey invitations and the
+``signin_code`` row id for sign-in codes. Before inserting, a citizen who already has a row
+of the same kind, consultation and round (on either channel) is skipped, so a retried
+task adds nothing even if the routing would now pick the other channel. Services here never
+commit (DESIGN §3): :mod:`notifications.delivery` sends the rows after commit.
+
+Fan-outs (:func:`plan_invitations`, :func:`plan_reminders`, :func:`enqueue_results`,
+:func:`enqueue_survey_invitation`) read the facts routing needs — consent per channel for the
+purpose, addresses, ballot, messages already queued — for a page of citizens in one SQL
+statement (keyset pages on ``citizen.id``), decide each citizen with the pure
+:func:`notifications.routing.route`, and write the page with one multi-row
+``INSERT … ON CONFLICT DO NOTHING``. Memory stays flat (one page at a time) and no ORM object is
+made per citizen, so the same code plans for 1M citizens; ``bench/bench_outbox.py`` measures it
+against a raw ``INSERT … SELECT``.
+
+What is written for each citizen (counts in :class:`~notifications.schemas.PlanResult`):
+``pending`` / ``deferred`` rows to send; ``suppressed`` rows with a reason (``no_consent``,
+``no_address``, ``capped``, ``holdout``; pass ``record_suppressed=False`` to keep only
+``holdout`` rows, which reports need to measure reminder uplift); nothing for citizens who
+already voted (invitations, reminders: counted as ``already_voted``) or who already have a
+row (``existing``).
+
+Payloads hold the template context shared by the whole fan-out (titles, links). Values
+ending in ``_utc`` are ISO 8601 UTC instants that delivery formats in the citizen's locale
+and the payload's ``time_zone``; per-citizen values (name, unsubscribe link) are added at
+delivery time, so a payload never carries contact details. A sign-in code is the one secret
+in a payload: delivery removes it once the message is sent or has failed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, Final, cast
+
+from sqlalchemy import Select, Table, exists, false, func, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from core import clock
+from core.actor import Actor
+from core.errors import NotAllowed, NotFound, ValidationError
+from core.settings import get_settings
+from models import Ballot, Citizen, Consent, Consultation, OutboxMessage, Proposal, Survey
+from models.participation import PURPOSES
+from notifications.routing import (
+    CAPPED_KINDS,
+    CitizenFacts,
+    Decision,
+    RoutingPolicy,
+    route,
+)
+from notifications.schemas import (
+    KIND_PURPOSE,
+    SKIP_PARTICIPANTS,
+    EnqueueResult,
+    OutboxRow,
+    PlanResult,
+)
+from notifications.templating import MESSAGES
+from participation.audit import append_event
+from participation.consultations import get_consultation
+from participation.queries import proposal_rows
+from participation.rules import Eligibility
+
+__all__ = [
+    "LIVE_STATUSES",
+    "QUEUED_STATUSES",
+    "consultation_context",
+    "enqueue",
+    "enqueue_results",
+    "enqueue_signin_code",
+    "enqueue_survey_invitation",
+    "list_messages",
+    "message_key",
+    "plan_invitations",
+    "plan_reminders",
+    "policy_for",
+    "suppress_queued",
+]
+
+LIVE_STATUSES: Final = ("pending", "deferred", "sending", "sent")
+"""Statuses of messages that are, or will be, delivered (counted against the cap)."""
+QUEUED_STATUSES: Final = ("pending", "deferred")
+"""Statuses of messages waiting to be claimed by delivery."""
+DEFAULT_CHUNK: Final = 5000
+_FACT_COLUMNS: Final = 12
+
+
+def message_key(
+    kind: str, consultation_id: int | None, round: int, citizen_id: int, channel: str
+) -> str:
+    """The idempotency key ``{kind}:{consultation|-}:{round}:{citizen}:{channel}``."""
+    cons = "-" if consultation_id is None else str(consultation_id)
+    return f"{kind}:{cons}:{round}:{citizen_id}:{channel}"
+
+
+def _prefix(kind: str, consultation_id: int | None, round: int) -> str:
+    cons = "-" if consultation_id is None else str(consultation_id)
+    return f"{kind}:{cons}:{round}:"
+
+
+def policy_for(consultation: Consultation | None) -> RoutingPolicy:
+    """The routing policy of a consultation (its ``reminder_policy``), or for messages
+    outside any consultation the default quiet hours (21-8 local) and no cap."""
+    if consultation is None:
+        return RoutingPolicy()
+    return RoutingPolicy.from_reminder_policy(
+        consultation.reminder_policy, salt=str(consultation.id)
+    )
+
+
+def consultation_context(consultation: Consultation) -> dict[str, Any]:
+    """The shared template context of invitations and reminders for ``consultation``:
+    ``consultation_title``, ``consultation_url`` (``{app.base_url}/?consultation={slug}``),
+    ``closes_at_utc`` (ISO 8601) and ``time_zone`` (the consultation's, for display)."""
+    base = get_settings().app.base_url.rstrip("/")
+    return {
+        "consultation_title": consultation.title,
+        "consultation_url": f"{base}/?consultation={consultation.slug}",
+        "closes_at_utc": consultation.closes_at.isoformat(),
+        "time_zone": consultation.time_zone,
+    }
+
+
+def _insert(session: Session) -> Any:
+    name = session.get_bind().dialect.name
+    return postgresql.insert if name == "postgresql" else sqlite.insert
+
+
+def _cons_match(consultation_id: int | None) -> ColumnElement[bool]:
+    if consultation_id is None:
+        return OutboxMessage.consultation_id.is_(None)
+    return OutboxMessage.consultation_id == consultation_id
+
+
+def _facts_select(
+    *, kind: str, consultation_id: int | None, round: int, purpose: str | None
+) -> Select[Any]:
+    """One row per citizen with everything :func:`route` needs, computed in SQL.
+
+    Columns: id, public_id, has_email, has_phone, preferred_channel, locale, time_zone,
+    email consent, sms consent (NULL = never asked), took_part, sent_count, existing.
+    Every sub-query is an index look-up (consent unique key, ballot unique key,
+    ``ix_outbox_message_consultation_citizen``).
+    """
+    ce = aliased(Consent)
+    cs = aliased(Consent)
+    took_part: ColumnElement[Any] = (
+        exists().where(Ballot.consultation_id == consultation_id, Ballot.citizen_id == Citizen.id)
+        if consultation_id is not None
+        else false()
+    )
+    sent_count: ColumnElement[Any] = (
+        select(func.count())
+        .where(
+            _cons_match(consultation_id),
+            OutboxMessage.citizen_id == Citizen.id,
+            OutboxMessage.status.in_(LIVE_STATUSES),
+            OutboxMessage.kind.in_(CAPPED_KINDS),
+        )
+        .scalar_subquery()
+        if consultation_id is not None
+        else literal(0)
+    )
+    existing = exists().where(
+        _cons_match(consultation_id),
+        OutboxMessage.citizen_id == Citizen.id,
+        OutboxMessage.kind == kind,
+        OutboxMessage.idempotency_key.startswith(
+            _prefix(kind, consultation_id, round), autoescape=True
+        ),
+    )
+    stmt = select(
+        Citizen.id,
+        Citizen.public_id,
+        Citizen.email.is_not(None),
+        Citizen.phone.is_not(None),
+        Citizen.preferred_channel,
+        Citizen.locale,
+        Citizen.time_zone,
+        ce.opted_in if purpose else literal(None),
+        cs.opted_in if purpose else literal(None),
+        took_part,
+        sent_count,
+        existing,
+    )
+    if purpose:
+        stmt = stmt.outerjoin(
+            ce, (ce.citizen_id == Citizen.id) & (ce.channel == "email") & (ce.purpose == purpose)
+        )
+        stmt = stmt.outerjoin(
+            cs, (cs.citizen_id == Citizen.id) & (cs.channel == "sms") & (cs.purpose == purpose)
+        )
+    return stmt
+
+
+def _facts(row: Any, purpose: str | None) -> tuple[CitizenFacts, dict[tuple[str, str], bool]]:
+    facts = CitizenFacts(
+        public_id=row[1],
+        has_email=bool(row[2]),
+        has_phone=bool(row[3]),
+        preferred_channel=row[4],
+        locale=row[5],
+        time_zone=row[6],
+        took_part=bool(row[9]),
+    )
+    consents: dict[tuple[str, str], bool] = {}
+    if purpose:
+        if row[7] is not None:
+            consents[("email", purpose)] = bool(row[7])
+        if row[8] is not None:
+            consents[("sms", purpose)] = bool(row[8])
+    return facts, consents
+
+
+def _row(
+    *,
+    kind: str,
+    template: str,
+    purpose: str | None,
+    consultation_id: int | None,
+    round: int,
+    citizen_id: int,
+    preferred: str,
+    decision: Decision,
+    payload: Mapping[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    channel = decision.channel or (preferred if preferred in ("email", "sms") else "email")
+    return {
+        "idempotency_key": message_key(kind, consultation_id, round, citizen_id, channel),
+        "citizen_id": citizen_id,
+        "consultation_id": consultation_id,
+        "kind": kind,
+        "purpose": purpose,
+        "channel": channel,
+        "template": template,
+        "locale": decision.locale,
+        "payload": dict(payload),
+        "status": decision.status,
+        "reason": decision.reason,
+        "attempts": 0,
+        "not_before": decision.not_before,
+        "created_at": now,
+    }
+
+
+def _write(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` with ON CONFLICT (idempotency_key) DO NOTHING; return the new ids."""
+    if not rows:
+        return []
+    table = cast(Table, OutboxMessage.__table__)
+    stmt = (
+        _insert(session)(table)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(table.c.id)
+    )
+    return [r[0] for r in session.execute(stmt, rows)]
+
+
+def _check(kind: str, template: str, purpose: str | None) -> None:
+    if kind not in KIND_PURPOSE:
+        raise ValidationError(f"unknown message kind {kind!r}", field="kind")
+    if template not in MESSAGES:
+        raise ValidationError(f"unknown template {template!r}", field="template")
+    if purpose is not None and purpose not in PURPOSES:
+        raise ValidationError(f"{purpose!r} is not one of {PURPOSES}", field="purpose")
+
+
+def _outcome(decision: Decision) -> str:
+    return decision.status if decision.status != "suppressed" else f"suppressed:{decision.reason}"
+
+
+def enqueue(
+    session: Session,
+    *,
+    kind: str,
+    consultation_id: int | None,
+    round: int,
+    citizen_id: int,
+    purpose: str | None,
+    template: str,
+    context: Mapping[str, Any],
+    actor: Actor,
+    now: datetime | None = None,
+) -> EnqueueResult:
+    """Queue one message to one citizen, routed now (:func:`notifications.routing.route`).
+
+    A suppressed decision is written too (status ``suppressed`` with its reason), so every
+    decision leaves a trace; calling again with the same kind, consultation, round and
+    citizen returns the existing row and writes nothing.
+
+    Args:
+        kind: ``invitation``, ``reminder``, ``results``, ``survey_invitation`` or
+            ``signin_code``.
+        consultation_id: the consultation (its policy gives quiet hours and the cap), or None.
+        round: see the module docstring.
+        citizen_id: the recipient.
+        purpose: the consent purpose, or None for a transactional message.
+        template: a message folder of :data:`notifications.templating.MESSAGES`.
+        context: JSON-able template values (see the module docstring for ``*_utc`` values;
+            ``citizen_name`` and ``unsubscribe_url`` are added at delivery).
+        actor: organizer or system; a citizen only for their own sign-in code.
+        now: decision time, UTC (default :func:`core.clock.now`).
+    Returns:
+        an :class:`~notifications.schemas.EnqueueResult`.
+    Raises:
+        ValidationError: unknown kind, template or purpose. NotFound: citizen or
+        consultation. NotAllowed: the actor may not queue this message.
+    """
+    return _enqueue_one(
+        session,
+        kind=kind,
+        consultation_id=consultation_id,
+        round=round,
+        citizen_id=citizen_id,
+        purpose=purpose,
+        template=template,
+        context=context,
+        actor=actor,
+        now=now,
+        prefer=None,
+    )
+
+
+def _enqueue_one(
+    session: Session,
+    *,
+    kind: str,
+    consultation_id: int | None,
+    round: int,
+    citizen_id: int,
+    purpose: str | None,
+    template: str,
+    context: Mapping[str, Any],
+    actor: Actor,
+    now: datetime | None,
+    prefer: str | None,
+) -> EnqueueResult:
+    _check(kind, template, purpose)
+    if actor.kind == "citizen":
+        if kind != "signin_code" or actor.id != citizen_id:
+            raise NotAllowed("a citizen may only ask for their own sign-in code", field="actor")
+    else:
+        actor.require_staff("organizer")
+    cons = get_consultation(session, ref=consultation_id) if consultation_id is not None else None
+    now = now or clock.now()
+    existing = session.execute(
+        select(OutboxMessage)
+        .where(
+            _cons_match(consultation_id),
+            OutboxMessage.citizen_id == citizen_id,
+            OutboxMessage.kind == kind,
+            OutboxMessage.idempotency_key.startswith(
+                _prefix(kind, consultation_id, round), autoescape=True
+            ),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(1)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return EnqueueResult(
+            existing.idempotency_key,
+            existing.id,
+            False,
+            existing.channel,
+            existing.status,
+            existing.reason,
+            existing.not_before,
+        )
+    row = session.execute(
+        _facts_select(
+            kind=kind, consultation_id=consultation_id, round=round, purpose=purpose
+        ).where(Citizen.id == citizen_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"no citizen {citizen_id}", field="citizen_id")
+    facts, consents = _facts(row, purpose)
+    if prefer is not None:
+        facts = replace(facts, preferred_channel=prefer)
+    decision = route(
+        facts, consents, policy_for(cons), now, int(row[10]), kind=kind, purpose=purpose
+    )
+    values = _row(
+        kind=kind,
+        template=template,
+        purpose=purpose,
+        consultation_id=consultation_id,
+        round=round,
+        citizen_id=citizen_id,
+        preferred=facts.preferred_channel,
+        decision=decision,
+        payload=context,
+        now=now,
+    )
+    created = bool(_write(session, [values]))
+    stored = session.execute(
+        select(OutboxMessage).where(OutboxMessage.idempotency_key == values["idempotency_key"])
+    ).scalar_one()
+    if created:
+        append_event(
+            session,
+            actor=actor,
+            action="outbox.enqueue",
+            subject=f"outbox_message:{stored.id}",
+            payload={
+                "key": stored.idempotency_key,
+                "status": stored.status,
+                "reason": stored.reason,
+            },
+        )
+    return EnqueueResult(
+        stored.idempotency_key,
+        stored.id,
+        created,
+        stored.channel,
+        stored.status,
+        stored.reason,
+        stored.not_before,
+    )
+
+
+def _pages(
+    session: Session, stmt: Select[Any], *, citizen_ids: Sequence[int] | None, chunk_size: int
+) -> Iterator[Sequence[Any]]:
+    """Yield pages of ``stmt`` rows ordered by citizen id (keyset, or chunks of an id list).
+
+    Each page is fetched completely before the caller writes, so reading and inserting
+    never interleave on one cursor (undefined on SQLite).
+    """
+    if citizen_ids is not None:
+        ids = sorted(set(citizen_ids))
+        for start in range(0, len(ids), chunk_size):
+            chunk = ids[start : start + chunk_size]
+            yield session.execute(stmt.where(Citizen.id.in_(chunk)).order_by(Citizen.id)).all()
+        return
+    last = 0
+    while True:
+        rows = session.execute(
+            stmt.where(Citizen.id > last).order_by(Citizen.id).limit(chunk_size)
+        ).all()
+        if not rows:
+            return
+        last = rows[-1][0]
+        yield rows
+
+
+def _fan_out(
+    session: Session,
+    *,
+    kind: str,
+    consultation: Consultation | None,
+    round: int,
+    audience: ColumnElement[bool] | None,
+    citizen_ids: Sequence[int] | None,
+    context: Mapping[str, Any],
+    actor: Actor,
+    now: datetime | None,
+    record_suppressed: bool,
+    chunk_size: int,
+) -> PlanResult:
+    purpose = KIND_PURPOSE[kind]
+    cid = consultation.id if consultation is not None else None
+    policy = policy_for(consultation)
+    now = now or clock.now()
+    stmt = _facts_select(kind=kind, consultation_id=cid, round=round, purpose=purpose)
+    if audience is not None:
+        stmt = stmt.where(audience)
+    counts: Counter[str] = Counter()
+    created = considered = 0
+    for page in _pages(session, stmt, citizen_ids=citizen_ids, chunk_size=chunk_size):
+        rows: list[dict[str, Any]] = []
+        for r in page:
+            considered += 1
+            if r[11]:
+                counts["existing"] += 1
+                continue
+            facts, consents = _facts(r, purpose)
+            decision = route(facts, consents, policy, now, int(r[10]), kind=kind, purpose=purpose)
+            if decision.reason == "already_voted" and kind in SKIP_PARTICIPANTS:
+                counts["already_voted"] += 1
+                continue
+            counts[_outcome(decision)] += 1
+            if (
+                decision.status == "suppressed"
+                and not record_suppressed
+                and decision.reason != "holdout"
+            ):
+                continue
+            rows.append(
+                _row(
+                    kind=kind,
+                    template=kind,
+                    purpose=purpose,
+                    consultation_id=cid,
+                    round=round,
+                    citizen_id=r[0],
+                    preferred=facts.preferred_channel,
+                    decision=decision,
+                    payload=context,
+                    now=now,
+                )
+            )
+        created += len(_write(session, rows))
+    result = PlanResult(kind, round, considered, created, dict(sorted(counts.items())))
+    append_event(
+        session,
+        actor=actor,
+        action=f"outbox.plan_{kind}",
+        subject=f"consultation:{cid if cid is not None else '-'}/round:{round}",
+        payload={"considered": considered, "created": created, "counts": result.counts},
+    )
+    return result
+
+
+def _eligible(consultation: Consultation) -> ColumnElement[bool] | None:
+    """SQL form of :func:`participation.rules.eligibility_refusal` (same rule: districts,
+    minimum age in calendar years on ``opens_at``)."""
+    rule = Eligibility.from_json(consultation.eligibility)
+    conds: list[ColumnElement[bool]] = []
+    if rule.districts:
+        conds.append(Citizen.district.in_(list(rule.districts)))
+    if rule.minimum_age is not None:
+        conds.append(Citizen.birth_year.is_not(None))
+        conds.append(Citizen.birth_year <= consultation.opens_at.year - rule.minimum_age)
+    if not conds:
+        return None
+    out = conds[0]
+    for cond in conds[1:]:
+        out = out & cond
+    return out
+
+
+def _participants(consultation_id: int) -> ColumnElement[bool]:
+    return exists().where(
+        Ballot.consultation_id == consultation_id, Ballot.citizen_id == Citizen.id
+    )
+
+
+def plan_invitations(
+    session: Session,
+    *,
+    consultation_id: int,
+    actor: Actor,
+    now: datetime | None = None,
+    record_suppressed: bool = True,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> PlanResult:
+    """Queue an invitation (round 0) to every eligible citizen of a consultation.
+
+    Args:
+        consultation_id: a ``published`` or ``open`` consultation.
+        actor: organizer or system.
+        now: decision time, UTC (default :func:`core.clock.now`); quiet hours are judged at it.
+        record_suppressed: also write rows for suppressed citizens (default True).
+        chunk_size: citizens per page (rows per INSERT).
+    Returns:
+        a :class:`~notifications.schemas.PlanResult`.
+    Raises:
+        NotFound: no such consultation. NotAllowed: wrong status or actor.
+    """
+    actor.require_staff("organizer")
+    c = get_consultation(session, ref=consultation_id)
+    if c.status not in ("published", "open"):
+        raise NotAllowed(
+            f"invitations go out for a published or open consultation (this one is {c.status})",
+            field="consultation",
+        )
+    return _fan_out(
+        session,
+        kind="invitation",
+        consultation=c,
+        round=0,
+        audience=_eligible(c),
+        citizen_ids=None,
+        context=consultation_context(c),
+        actor=actor,
+        now=now,
+        record_suppressed=record_suppressed,
+        chunk_size=chunk_size,
+    )
+
+
+def plan_reminders(
+    session: Session,
+    *,
+    consultation_id: int,
+    round: int,
+    actor: Actor,
+    now: datetime | None = None,
+    record_suppressed: bool = True,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> PlanResult:
+    """Queue reminder ``round`` to every eligible citizen who has not voted yet.
+
+    Citizens with a ballot are skipped (``already_voted``, no row); the policy's holdout
+    share is kept out with ``suppressed``/``holdout`` rows (the same citizens every round).
+
+    Args:
+        consultation_id: an ``open`` consultation.
+        round: 1, 2, … (at most the number of ``rounds_hours`` in its policy, if any).
+        actor / now / record_suppressed / chunk_size: as for :func:`plan_invitations`.
+    Raises:
+        ValidationError: bad round. NotFound / NotAllowed: as for :func:`plan_invitations`.
+    """
+    actor.require_staff("organizer")
+    c = get_consultation(session, ref=consultation_id)
+    if c.status != "open":
+        raise NotAllowed(
+            f"reminders go out while a consultation is open (this one is {c.status})",
+            field="consultation",
+        )
+    rounds = (c.reminder_policy or {}).get("rounds_hours") or []
+    if round < 1 or (rounds and round > len(rounds)):
+        raise ValidationError(
+            f"round must be 1 to {len(rounds) or 'n'} (got {round})", field="round"
+        )
+    return _fan_out(
+        session,
+        kind="reminder",
+        consultation=c,
+        round=round,
+        audience=_eligible(c),
+        citizen_ids=None,
+        context=consultation_context(c),
+        actor=actor,
+        now=now,
+        record_suppressed=record_suppressed,
+        chunk_size=chunk_size,
+    )
+
+
+def enqueue_results(
+    session: Session,
+    *,
+    consultation_id: int,
+    actor: Actor,
+    now: datetime | None = None,
+    record_suppressed: bool = True,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> PlanResult:
+    """Queue the results ("you said, we did", round 0) to every participant.
+
+    The payload lists each proposal with ``title``, ``votes`` (ballots naming it), ``status``
+    and the council's ``answer``; delivery writes ``result`` in the citizen's language.
+
+    Raises:
+        NotAllowed: the consultation is not ``tallied`` or ``reported`` yet; wrong actor.
+    """
+    actor.require_staff("organizer")
+    c = get_consultation(session, ref=consultation_id)
+    if c.status not in ("tallied", "reported", "archived"):
+        raise NotAllowed(
+            f"results go out once the consultation is tallied (it is {c.status})",
+            field="consultation",
+        )
+    answers = dict(
+        session.execute(
+            select(Proposal.id, Proposal.answer).where(Proposal.consultation_id == c.id)
+        ).all()
+    )
+    base = get_settings().app.base_url.rstrip("/")
+    context = {
+        "consultation_title": c.title,
+        "results_url": f"{base}/?consultation={c.slug}&view=results",
+        "proposals": [
+            {"title": p.title, "votes": p.votes, "status": p.status, "answer": answers.get(p.id)}
+            for p in proposal_rows(session, consultation_id=c.id)
+            if p.status != "withdrawn"
+        ],
+    }
+    return _fan_out(
+        session,
+        kind="results",
+        consultation=c,
+        round=0,
+        audience=_participants(c.id),
+        citizen_ids=None,
+        context=context,
+        actor=actor,
+        now=now,
+        record_suppressed=record_suppressed,
+        chunk_size=chunk_size,
+    )
+
+
+def enqueue_survey_invitation(
+    session: Session,
+    *,
+    survey_id: int,
+    closes_at: datetime,
+    actor: Actor,
+    citizen_ids: Sequence[int] | None = None,
+    now: datetime | None = None,
+    record_suppressed: bool = True,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> PlanResult:
+    """Invite citizens to answer a survey (purpose ``surveys``; round = the survey id).
+
+    Args:
+        survey_id: the survey.
+        closes_at: when answers stop being accepted, UTC (shown in the message).
+        citizen_ids: who to invite; default: the participants of the survey's consultation
+            (a satisfaction pulse).
+    Raises:
+        NotFound: no such survey. ValidationError: a survey with no consultation and no
+        ``citizen_ids``; a naive ``closes_at``.
+    """
+    actor.require_staff("organizer")
+    survey = session.get(Survey, survey_id)
+    if survey is None:
+        raise NotFound(f"no survey {survey_id}", field="survey_id")
+    if closes_at.tzinfo is None:
+        raise ValidationError("closes_at must be timezone-aware UTC", field="closes_at")
+    if citizen_ids is None and survey.consultation_id is None:
+        raise ValidationError(
+            "name the citizens to invite to a survey without a consultation", field="citizen_ids"
+        )
+    c = (
+        get_consultation(session, ref=survey.consultation_id)
+        if survey.consultation_id is not None
+        else None
+    )
+    base = get_settings().app.base_url.rstrip("/")
+    context = {
+        "survey_title": survey.title,
+        "survey_url": f"{base}/?survey={survey.slug}",
+        "closes_at_utc": clock.ensure_utc(closes_at).isoformat(),
+        "time_zone": c.time_zone if c is not None else get_settings().app.default_time_zone,
+    }
+    audience = _participants(c.id) if c is not None and citizen_ids is None else None
+    return _fan_out(
+        session,
+        kind="survey_invitation",
+        consultation=c,
+        round=survey.id,
+        audience=audience,
+        citizen_ids=citizen_ids,
+        context=context,
+        actor=actor,
+        now=now,
+        record_suppressed=record_suppressed,
+        chunk_size=chunk_size,
+    )
+
+
+def enqueue_signin_code(
+    session: Session,
+    *,
+    citizen_id: int,
+    signin_code_id: int,
+    code: str,
+    minutes_valid: int,
+    actor: Actor,
+    channel: str | None = None,
+    now: datetime | None = None,
+) -> EnqueueResult:
+    """Queue a one-time sign-in code: transactional (purpose None: no consent needed, never
+    capped, no quiet hours), on ``channel`` if given, else the preferred channel; the other
+    channel when that one has no address.
+
+    Args:
+        citizen_id: the citizen signing in.
+        signin_code_id: the ``signin_code`` row (the key's round, so each code is one message).
+        code: the code in ASCII digits (kept in the payload until sent, then removed).
+        minutes_valid: shown in the message.
+        actor: the citizen themself, or system.
+        channel: ``email`` or ``sms`` to override the citizen's preference.
+    Raises:
+        ValidationError: a code that is not ASCII digits, or an unknown channel.
+        NotFound: no such citizen.
+    """
+    if not (code.isascii() and code.isdigit()):
+        raise ValidationError("a sign-in code is ASCII digits", field="code")
+    if channel is not None and channel not in ("email", "sms"):
+        raise ValidationError(f"unknown channel {channel!r}", field="channel")
+    return _enqueue_one(
+        session,
+        kind="signin_code",
+        consultation_id=None,
+        round=signin_code_id,
+        citizen_id=citizen_id,
+        purpose=None,
+        template="signin_code",
+        context={"code": code, "minutes_valid": int(minutes_valid)},
+        actor=actor,
+        now=now,
+        prefer=channel,
+    )
+
+
+def suppress_queued(
+    session: Session, *, citizen_id: int, channel: str, purposes: Sequence[str], reason: str
+) -> int:
+    """Suppress a citizen's queued (pending or deferred) messages on ``channel`` for
+    ``purposes`` (transactional messages are left alone).
+
+    Returns:
+        the number of rows suppressed.
+    """
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.citizen_id == citizen_id,
+            OutboxMessage.channel == channel,
+            OutboxMessage.status.in_(QUEUED_STATUSES),
+            OutboxMessage.purpose.in_(list(purposes)),
+        )
+        .values(status="suppressed", reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def list_messages(
+    session: Session, *, status: str | None = None, limit: int = 200
+) -> list[OutboxRow]:
+    """Return outbox rows, newest first (no contact details).
+
+    Args:
+        status: only this status (``pending``, ``sending``, ``sent``, ``failed``,
+            ``suppressed``, ``deferred``).
+        limit: at most this many rows (1-100000).
+    Raises:
+        ValidationError: unknown status (field ``status``) or bad limit (field ``limit``).
+    """
+    from models.governance import OUTBOX_STATUSES
+
+    if status is not None and status not in OUTBOX_STATUSES:
+        raise ValidationError(
+            f"{status!r} is not one of {', '.join(OUTBOX_STATUSES)}", field="status"
+        )
+    if not 1 <= limit <= 100_000:
+        raise ValidationError(f"must be between 1 and 100000 (got {limit})", field="limit")
+    stmt = (
+        select(
+            OutboxMessage.id,
+            OutboxMessage.idempotency_key,
+            OutboxMessage.kind,
+            OutboxMessage.channel,
+            OutboxMessage.status,
+            OutboxMessage.reason,
+            OutboxMessage.attempts,
+            OutboxMessage.provider_id,
+            OutboxMessage.not_before,
+            OutboxMessage.created_at,
+            OutboxMessage.sent_at,
+        )
+        .order_by(OutboxMessage.id.desc())
+        .limit(limit)
+    )
+    if status is not None:
+        stmt = stmt.where(OutboxMessage.status == status)
+    return [OutboxRow(*r) for r in session.execute(stmt).all()]
