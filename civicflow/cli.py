@@ -296,6 +296,168 @@ def audit_verify() -> None:
     raise typer.Exit(1)
 
 
+# --- real data in, results out: import, tally, export ---------------------------------------
+
+import_app = typer.Typer(
+    help="Import real participation data (one closed consultation per file or folder).",
+    no_args_is_help=True,
+)
+app.add_typer(import_app, name="import")
+PROGRESS_AFTER_SECONDS = 1.0
+
+
+class _ImportProgress:
+    """A progress callback that shows a rich bar on stderr once an import runs over a second."""
+
+    def __init__(self, label: str) -> None:
+        from time import monotonic
+
+        self.label, self.clock, self.started = label, monotonic, monotonic()
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            if self.clock() - self.started < PROGRESS_AFTER_SECONDS:
+                return
+            from rich.progress import Progress
+
+            self.bar = Progress(console=Console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=total)
+        self.bar.update(self.task, completed=done, total=total)
+
+    def __enter__(self) -> _ImportProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _import(kind: str, path: str, replace: bool) -> None:
+    from participation import importing
+
+    _require_schema()
+    with _ImportProgress(f"importing {kind}") as progress, session_scope() as s:
+        if kind == "pabulib":
+            out = importing.import_pabulib(
+                s, path=path, actor=OPERATOR, replace=replace, progress=progress
+            )
+        elif kind == "polis":
+            out = importing.import_polis(
+                s, folder=path, actor=OPERATOR, replace=replace, progress=progress
+            )
+        else:
+            out = importing.import_consul(
+                s, path=path, actor=OPERATOR, replace=replace, progress=progress
+            )
+    typer.echo(out.slug)
+
+
+_PATH_HELP = "The file or folder to import."
+_REPLACE_HELP = "Replace an earlier import of the same data instead of refusing it."
+
+
+@import_app.command("pabulib")
+def import_pabulib_cmd(
+    path: Annotated[str, typer.Argument(help="A Pabulib .pb file.")],
+    replace: Annotated[bool, typer.Option("--replace", help=_REPLACE_HELP)] = False,
+) -> None:
+    """Import a Pabulib participatory-budgeting file; print the new consultation's slug."""
+    _import("pabulib", path, replace)
+
+
+@import_app.command("polis")
+def import_polis_cmd(
+    path: Annotated[str, typer.Argument(help="A Pol.is open-data conversation folder.")],
+    replace: Annotated[bool, typer.Option("--replace", help=_REPLACE_HELP)] = False,
+) -> None:
+    """Import a Pol.is conversation export; print the new consultation's slug."""
+    _import("polis", path, replace)
+
+
+@import_app.command("consul")
+def import_consul_cmd(
+    path: Annotated[str, typer.Argument(help="A CONSUL proposals CSV or comments folder.")],
+    replace: Annotated[bool, typer.Option("--replace", help=_REPLACE_HELP)] = False,
+) -> None:
+    """Import CONSUL proposals (and threaded comments); print the new consultation's slug."""
+    _import("consul", path, replace)
+
+
+@app.command("tally")
+def tally_cmd(
+    slug: Annotated[str, typer.Argument(help="The consultation's slug.")],
+    rule: Annotated[
+        str | None,
+        typer.Option(help="greedy, equal_shares, equal_shares/add1, ... (default: the city's)."),
+    ] = None,
+    later_round: Annotated[
+        int | None, typer.Option(help="Budgets: projects funded in a later round.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Tally a closed consultation from its ballots and store the result."""
+    from participation.consultations import get_consultation
+    from participation.tallying import tally
+
+    _require_schema()
+    with session_scope() as s:
+        c = get_consultation(s, ref=slug)
+        out = tally(
+            s, consultation_id=c.id, rule=rule, later_round_projects=later_round, actor=OPERATOR
+        )
+    if as_json:
+        typer.echo(json.dumps(out.result, ensure_ascii=False, indent=2))
+        return
+    res = out.result
+    console.print(f"{out.slug}: {out.method}, rule {out.rule} — {out.status}", highlight=False)
+    if out.method == "budget":
+        chosen = set(res["selected"])
+        table = Table("project", "ballots", "points", "selected")
+        for ref, n in sorted(res["counts"].items(), key=lambda kv: -res["points"][kv[0]]):
+            table.add_row(ref, str(n), str(res["points"][ref]), "yes" if ref in chosen else "")
+        console.print(table)
+        console.print(f"spent {res['spent']:,} of {res['budget']:,}", highlight=False)
+        return
+    table = Table("proposal", "count")
+    for ref, n in res["counts"].items():
+        table.add_row(ref, json.dumps(n) if isinstance(n, dict) else str(n))
+    console.print(table)
+
+
+@app.command("export")
+def export_cmd(
+    slug: Annotated[str, typer.Argument(help="The consultation's slug.")],
+    fmt: Annotated[str, typer.Option("--format", help="pb, csv or xlsx.")],
+    out: Annotated[str, typer.Option("--out", help="A .pb file, or a folder for csv/xlsx.")],
+) -> None:
+    """Export a consultation as a Pabulib file or as open data (proposals, ballots, comments)."""
+    from pathlib import Path
+
+    from participation.consultations import get_consultation
+    from participation.exporting import export_open_data, export_pb
+
+    if fmt not in ("pb", "csv", "xlsx"):
+        raise ValidationError(f"{fmt!r} is not pb, csv or xlsx", field="format")
+    _require_schema()
+    target = Path(out)
+    with session_scope() as s:
+        c = get_consultation(s, ref=slug)
+        if fmt == "pb":
+            text = export_pb(s, c.id)
+            if target.is_dir() or out.endswith(("/", "\\")):
+                target = target / f"{c.slug}.pb"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            typer.echo(str(target))
+            return
+        written = export_open_data(s, c.id, target, fmt="csv" if fmt == "csv" else "xlsx")
+    for name, path in written.files.items():
+        typer.echo(f"{path} ({written.rows[name]} rows)")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (2 on bad input, with one line on stderr)."""
     try:

@@ -268,7 +268,7 @@ def _check_rule(method: str, rule: str | None) -> tuple[str, ...]:
     if rule is None:
         return allowed
     if rule not in allowed:
-        raise ValidationError(f"a {method} consultation is tallied with {', '.join(allowed)}, "
+        raise ValidationError(f"{method} consultations are tallied with {', '.join(allowed)}, "
                               f"not {rule!r}", field="rule")
     return (rule,)
 
