@@ -39,10 +39,14 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 citizens_app = typer.Typer(help="Citizens and their consent.", no_args_is_help=True)
 consultations_app = typer.Typer(help="Consultations.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+outbox_app = typer.Typer(
+    help="Messages waiting to be sent, and sending them.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(citizens_app, name="citizens")
 app.add_typer(consultations_app, name="consultations")
 app.add_typer(audit_app, name="audit")
+app.add_typer(outbox_app, name="outbox")
 
 OPERATOR = Actor(kind="system", name="cli")
 console = Console()
@@ -456,6 +460,95 @@ def export_cmd(
         written = export_open_data(s, c.id, target, fmt="csv" if fmt == "csv" else "xlsx")
     for name, path in written.files.items():
         typer.echo(f"{path} ({written.rows[name]} rows)")
+
+
+@outbox_app.command("list")
+def outbox_list(
+    status: Annotated[
+        str | None,
+        typer.Option(
+            help="Only this status: pending, sending, sent, failed, suppressed, deferred."
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows, newest first.")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List outbox messages, newest first (keys and statuses; no contact details)."""
+    from notifications.outbox import list_messages
+
+    _require_schema()
+    with session_scope() as s:
+        rows = list_messages(s, status=status, limit=limit)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        **asdict(r),
+                        "not_before": r.not_before.isoformat(),
+                        "created_at": r.created_at.isoformat(),
+                        "sent_at": r.sent_at.isoformat() if r.sent_at else None,
+                    }
+                    for r in rows
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    table = Table("id", "channel", "status", "reason", "attempts", "not before (UTC)")
+    table.columns.insert(1, Column("key", no_wrap=True))
+    for r in rows:
+        table.add_row(
+            str(r.id),
+            r.key,
+            r.channel,
+            r.status,
+            r.reason or "",
+            str(r.attempts),
+            f"{r.not_before:%Y-%m-%d %H:%M}",
+        )
+    console.print(table)
+
+
+@outbox_app.command("deliver")
+def outbox_deliver(
+    limit: Annotated[int | None, typer.Option(help="Send at most this many messages.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Messages claimed per batch.")] = 500,
+    on_stuck: Annotated[
+        str,
+        typer.Option(
+            help="Rows left 'sending' by a crashed run: resend (at-least-once) or fail "
+            "(at-most-once)."
+        ),
+    ] = "resend",
+) -> None:
+    """Send every due message with the backends the settings name (file by default)."""
+    from notifications.delivery import deliver_pending, make_senders
+
+    _require_schema()
+    if on_stuck not in ("resend", "fail"):
+        raise ValidationError(f"must be resend or fail (got {on_stuck!r})", field="on-stuck")
+    email, sms = make_senders()
+    report = deliver_pending(
+        get_engine(),
+        email_sender=email,
+        sms_sender=sms,
+        batch_size=batch_size,
+        limit=limit,
+        on_stuck="resend" if on_stuck == "resend" else "fail",
+    )
+    per_channel = "; ".join(
+        f"{channel}: " + ", ".join(f"{status} {n}" for status, n in counts.items())
+        for channel, counts in report.counts.items()
+    )
+    typer.echo(
+        f"claimed {report.claimed} message(s) in {report.batches} batch(es)"
+        + (f"; {per_channel}" if per_channel else "")
+        + (f"; {report.recovered} stuck row(s) recovered" if report.recovered else "")
+    )
+    if report.reasons:
+        typer.echo("reasons: " + ", ".join(f"{k} {v}" for k, v in report.reasons.items()))
 
 
 def main(argv: list[str] | None = None) -> int:
