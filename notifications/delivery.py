@@ -54,6 +54,7 @@ provider answered are recorded, SMS it had not reached yet go back to ``pending`
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -454,6 +455,7 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+@functools.lru_cache(maxsize=1024)
 def format_when(iso: str, locale: str, time_zone: str) -> str:
     """Format an ISO 8601 UTC instant for a message: ``Friday 10 July, 17:00`` in the given
     zone (Babel, CLDR month and day names); Persian gets Persian digits."""
@@ -507,6 +509,8 @@ def _prepare(
     list[tuple[_Claimed, SmsMessageSpec]],
 ]:
     people, consents, ballots, consultations = facts
+    policies = {cid: policy_for(c) for cid, c in consultations.items()}
+    default_policy = policy_for(None)
     outcomes: dict[int, _Outcome] = {}
     emails: list[tuple[_Claimed, EmailMessageSpec]] = []
     sms: list[tuple[_Claimed, SmsMessageSpec]] = []
@@ -529,7 +533,7 @@ def _prepare(
                 took_part,
             ),
             consents.get(msg.citizen_id, {}),
-            policy_for(cons),
+            policies[cons.id] if cons is not None else default_policy,
             now,
             kind=msg.kind,
             purpose=msg.purpose,
