@@ -276,13 +276,21 @@ def demo(
     workdir: Annotated[
         str, typer.Option(help="Folder for the demo's database and files.")
     ] = "var/demo",
+    data: Annotated[str | None, typer.Option(help="Another Pabulib .pb file to run.")] = None,
+    turnout: Annotated[
+        float, typer.Option(help="Assumed turnout: eligible population = real voters / turnout.")
+    ] = 0.3,
 ) -> None:
-    """Run a small consultation cycle on a fresh SQLite database and print its result."""
+    """Run a full consultation cycle on a real participatory budget (simulated clock)."""
     from pathlib import Path
 
     from civicflow.demo import run_demo
 
-    run_demo(Path(workdir))
+    if data is not None and not Path(data).is_file():
+        raise ValidationError(f"{data}: no such file", field="data")
+    if not 0 < turnout <= 1:
+        raise ValidationError(f"must be in (0, 1], got {turnout}", field="turnout")
+    run_demo(Path(workdir), data=Path(data) if data else None, turnout=turnout)
 
 
 @audit_app.command("verify")

@@ -57,6 +57,11 @@ class FrozenClock:
         self.current = ensure_utc(instant)
 
 
+def current_source() -> Callable[[], datetime]:
+    """Return the clock in use (to restore it after a temporary :func:`set_clock`)."""
+    return _source
+
+
 def set_clock(source: Callable[[], datetime] | None) -> None:
     """Replace the clock for the whole process; ``None`` restores the system clock."""
     global _source

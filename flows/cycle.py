@@ -1,0 +1,208 @@
+"""The consultation cycle as Prefect flows (DESIGN §7).
+
+    launch_consultation ─► advance_consultations ─► send_reminders (×rounds) ─►
+    close_consultation (close, tally, satisfaction pulse) ─► governance_report
+
+Each task opens a session and calls one service; flow parameters are ids and ISO dates.
+Every step is idempotent (outbox keys, state machine no-ops, "arrived" ballots skipped), so
+a retried task or a restarted cycle sends nothing twice and loses nothing. Only I/O tasks
+(delivery) retry. ``consultation_cycle`` walks a simulated clock through the cycle's
+milestones (the demo: a month in seconds); without simulation it does what is due *now*
+and returns, because deadlines are database state and a scheduled run picks up the rest.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import flows  # noqa: F401  (Prefect defaults before Prefect is imported)
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from sqlalchemy import select
+
+from core import clock
+from core.db import get_engine, session_scope
+from flows.lifecycle import FLOW_ACTOR, advance_consultations, move_task
+from models import Consultation
+from notifications.delivery import deliver_pending, make_senders
+from notifications.outbox import enqueue_results, plan_invitations, plan_reminders
+from participation.simulation import arrive_ballots
+from participation.tallying import tally
+
+
+@task(name="plan-invitations")
+def plan_invitations_task(consultation_id: int) -> dict[str, int]:
+    """Queue an invitation to every eligible citizen (a retry queues nothing new)."""
+    with session_scope() as s:
+        return dict(plan_invitations(s, consultation_id=consultation_id, actor=FLOW_ACTOR).counts)
+
+
+@task(name="plan-reminders")
+def plan_reminders_task(consultation_id: int, round_no: int) -> dict[str, int]:
+    """Queue reminder ``round_no`` to eligible citizens who have not voted yet."""
+    with session_scope() as s:
+        return dict(plan_reminders(s, consultation_id=consultation_id, round=round_no,
+                                   actor=FLOW_ACTOR).counts)
+
+
+@task(name="deliver-batch", retries=3, retry_delay_seconds=[2, 5, 15])
+def deliver_task() -> dict[str, Any]:
+    """Send every due outbox message (claims rows first, so a retry never re-sends)."""
+    email, sms = make_senders()
+    report = deliver_pending(get_engine(), email_sender=email, sms_sender=sms)
+    return {"claimed": report.claimed, "counts": {k: dict(v) for k, v in report.counts.items()},
+            "reasons": dict(report.reasons)}
+
+
+@task(name="arrive-ballots")
+def arrive_ballots_task(consultation_id: int, source: str, until_iso: str) -> int:
+    """Demo only: let the real ballots whose modelled arrival has come be cast."""
+    with session_scope() as s:
+        return arrive_ballots(s, consultation_id=consultation_id, path=source,
+                              until=datetime.fromisoformat(until_iso), actor=FLOW_ACTOR)
+
+
+@task(name="tally")
+def tally_task(consultation_id: int) -> dict[str, Any]:
+    """Tally a closed consultation with the rule it names (a no-op once tallied)."""
+    with session_scope() as s:
+        c = s.get(Consultation, consultation_id)
+        if c is not None and c.status in ("tallied", "reported", "archived") and c.result:
+            return dict(c.result)
+        return tally(s, consultation_id=consultation_id, actor=FLOW_ACTOR).result
+
+
+@task(name="enqueue-results")
+def enqueue_results_task(consultation_id: int) -> dict[str, int]:
+    """Queue the results ("you said, we did") to every participant."""
+    with session_scope() as s:
+        return dict(enqueue_results(s, consultation_id=consultation_id, actor=FLOW_ACTOR).counts)
+
+
+@flow(name="deliver-outbox")
+def deliver_outbox() -> dict[str, Any]:
+    """Send what is due in the outbox and leave an artifact with the counts."""
+    out = deliver_task()
+    rows = [f"| {ch} | {st} | {n} |" for ch, by in sorted(out["counts"].items())
+            for st, n in sorted(by.items())]
+    create_markdown_artifact(
+        key="deliver-outbox", description="messages delivered",
+        markdown="# Outbox delivery\n\n| channel | status | messages |\n|---|---|---|\n"
+        + "\n".join(rows) + f"\n\nclaimed: {out['claimed']}")
+    return out
+
+
+@flow(name="launch-consultation")
+def launch_consultation(consultation_id: int) -> dict[str, int]:
+    """Publish a drafted consultation, queue its invitations and send them."""
+    move_task(consultation_id, "published")
+    counts = plan_invitations_task(consultation_id)
+    deliver_outbox()
+    create_markdown_artifact(
+        key="launch-consultation", description="consultation launched",
+        markdown=f"# Consultation {consultation_id} launched\n\ninvitations: {counts}")
+    return counts
+
+
+def _due_rounds(c: Consultation, now: datetime) -> list[int]:
+    hours = c.reminder_policy.get("rounds_hours") or []
+    return [i + 1 for i, h in enumerate(hours) if c.opens_at + timedelta(hours=float(h)) <= now]
+
+
+@flow(name="send-reminders")
+def send_reminders(consultation_id: int | None = None) -> dict[int, dict[str, int]]:
+    """Queue every due reminder round of each open consultation (or of one), then send.
+
+    Returns:
+        ``{round: counts}`` of the rounds planned now (already-planned rounds add nothing).
+    """
+    now = clock.now()
+    with session_scope() as s:
+        stmt = select(Consultation).where(Consultation.status == "open")
+        if consultation_id is not None:
+            stmt = stmt.where(Consultation.id == consultation_id)
+        due = [(c.id, r) for c in s.execute(stmt).scalars() for r in _due_rounds(c, now)]
+    planned = {r: plan_reminders_task(cid, r) for cid, r in due}
+    deliver_outbox()
+    return planned
+
+
+@flow(name="close-consultation")
+def close_consultation(consultation_id: int) -> dict[str, Any]:
+    """Close (when due), tally, and queue the results to participants; then send."""
+    advance_consultations()
+    result = tally_task(consultation_id)
+    enqueue_results_task(consultation_id)
+    deliver_outbox()
+    return result
+
+
+def _milestones(c: Consultation) -> list[tuple[str, datetime]]:
+    hours = c.reminder_policy.get("rounds_hours") or []
+    steps = [("launch", c.opens_at - timedelta(days=2)), ("open", c.opens_at)]
+    steps += [(f"reminder {i + 1}", c.opens_at + timedelta(hours=float(h)))
+              for i, h in enumerate(hours)]
+    steps.append(("close", c.closes_at))
+    return steps
+
+
+@flow(name="consultation-cycle")
+def consultation_cycle(
+    consultation_id: int, simulate: bool = True, ballots_source: str | None = None
+) -> dict[str, Any]:
+    """Run a consultation's whole cycle: launch, open, reminders, close, tally, results.
+
+    Args:
+        consultation_id: a ``draft`` (or later: the cycle resumes) consultation.
+        simulate: walk a simulated clock through the milestones (launch two days before
+            opening, each reminder round, the close). Without it, do only what is due now.
+        ballots_source: demo only — a Pabulib file staged by
+            :func:`participation.simulation.stage_budget_cycle`, whose real ballots arrive
+            as simulated time passes.
+    Returns:
+        a summary: ``{"steps": [(name, iso time, detail)], "result": tally JSON}``.
+    """
+    with session_scope() as s:
+        c = s.get(Consultation, consultation_id)
+        if c is None:
+            raise ValueError(f"no consultation {consultation_id}")
+        milestones = _milestones(c)
+        status = c.status
+    steps: list[tuple[str, str, Any]] = []
+    sim = clock.FrozenClock(milestones[0][1]) if simulate else None
+    previous = clock.current_source()
+    if sim is not None:
+        clock.set_clock(sim)
+    try:
+        for name, at in milestones:
+            if sim is not None:
+                sim.set(max(at, sim.current))
+            elif clock.now() < at:
+                break
+            if ballots_source and name != "launch":
+                n = arrive_ballots_task(consultation_id, ballots_source, clock.now().isoformat())
+                steps.append(("ballots arrive", clock.now().isoformat(), n))
+            if name == "launch":
+                if status == "draft":
+                    steps.append((name, clock.now().isoformat(),
+                                  launch_consultation(consultation_id)))
+            elif name == "open":
+                steps.append((name, clock.now().isoformat(), advance_consultations()))
+            elif name.startswith("reminder"):
+                steps.append((name, clock.now().isoformat(), send_reminders(consultation_id)))
+            else:
+                result = close_consultation(consultation_id)
+                steps.append((name, clock.now().isoformat(), result.get("selected")))
+        with session_scope() as s:
+            final = s.get(Consultation, consultation_id)
+            result_json = dict(final.result or {}) if final is not None else {}
+    finally:
+        if sim is not None:
+            clock.set_clock(previous)
+    lines = [f"| {n} | {t} | {d} |" for n, t, d in steps]
+    create_markdown_artifact(
+        key="consultation-cycle", description="the whole consultation cycle",
+        markdown="# Consultation cycle\n\n| step | at (UTC) | detail |\n|---|---|---|\n"
+        + "\n".join(lines))
+    return {"steps": steps, "result": result_json}
