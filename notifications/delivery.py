@@ -8,7 +8,9 @@ block every ballot for the length of the call):
    ``not_before <= now`` — oldest first, up to ``batch_size``; on PostgreSQL with
    ``SELECT … FOR UPDATE SKIP LOCKED`` so concurrent workers take disjoint rows (SQLite's
    ``BEGIN IMMEDIATE`` serialises claimers). They become ``sending`` with ``claimed_at = now``
-   and ``attempts + 1`` (``attempts`` counts claims).
+   and ``attempts + 1`` (a claim that ends deferred for quiet hours, or is handed back
+   untried, gives its attempt back, so ``attempts`` counts tries that may have reached a
+   provider).
 2. **Re-check, render, send**: the facts are read again just before sending
    (:func:`notifications.routing.recheck`): a citizen who has voted meanwhile, withdrawn
    consent, lost the address, or whose consultation has closed is not sent the message
@@ -665,6 +667,8 @@ def _record(
                     "b_provider_id": outcome.provider_id,
                     "b_sent_at": now if outcome.status == "sent" else None,
                     "b_not_before": outcome.not_before or msg.not_before,
+                    # a quiet-hours deferral reached no provider: it is not an attempt
+                    "b_attempts": msg.attempts - (outcome.reason == "quiet_hours"),
                 }
             )
             if outcome.status in ("sent", "failed", "suppressed") and (
@@ -701,6 +705,7 @@ def _record(
                         "b_provider_id": None,
                         "b_sent_at": None,
                         "b_not_before": by_id[msg_id].not_before,
+                        "b_attempts": by_id[msg_id].attempts - 1,
                     }
                 )
                 tally.add(by_id[msg_id].channel, _Outcome("pending", "requeued"))
@@ -714,6 +719,7 @@ def _record(
                     provider_id=bindparam("b_provider_id"),
                     sent_at=bindparam("b_sent_at"),
                     not_before=bindparam("b_not_before"),
+                    attempts=bindparam("b_attempts"),
                 ),
                 params,
             )

@@ -50,6 +50,7 @@ from core.actor import Actor
 from core.errors import NotAllowed, NotFound, ValidationError
 from core.settings import get_settings
 from models import Ballot, Citizen, Consent, Consultation, OutboxMessage, Proposal, Survey
+from models.governance import OUTBOX_STATUSES
 from models.participation import PURPOSES
 from notifications.routing import (
     CAPPED_KINDS,
@@ -833,8 +834,6 @@ def list_messages(
     Raises:
         ValidationError: unknown status (field ``status``) or bad limit (field ``limit``).
     """
-    from models.governance import OUTBOX_STATUSES
-
     if status is not None and status not in OUTBOX_STATUSES:
         raise ValidationError(
             f"{status!r} is not one of {', '.join(OUTBOX_STATUSES)}", field="status"
