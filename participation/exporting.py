@@ -64,7 +64,7 @@ def _proposal_rows(session: Session, c: Consultation) -> list[Any]:
                Proposal.created_at, func.coalesce(counts.c.n, 0), func.coalesce(counts.c.s, 0))
         .outerjoin(counts, counts.c.proposal_id == Proposal.id)
         .where(Proposal.consultation_id == c.id).order_by(Proposal.id)
-    ).tuples())
+    ))
 
 
 # --- Pabulib ------------------------------------------------------------------------------
@@ -95,7 +95,7 @@ def _voter_rows(session: Session, c: Consultation) -> list[Any]:
                Citizen.district, Ballot.channel)
         .join(Citizen, Citizen.id == Ballot.citizen_id)
         .where(Ballot.consultation_id == c.id).order_by(Ballot.id)
-    ).tuples())
+    ))
 
 
 def _choices_by_ballot(session: Session, c: Consultation, ordinal: bool,
@@ -105,7 +105,7 @@ def _choices_by_ballot(session: Session, c: Consultation, ordinal: bool,
     rows = session.execute(
         select(BallotChoice.ballot_id, BallotChoice.proposal_id, BallotChoice.value)
         .where(BallotChoice.consultation_id == c.id).order_by(*order)
-    ).tuples()
+    )
     for bid, pid, value in rows:
         out.setdefault(bid, []).append((ref_of[pid], int(value)))
     return out
@@ -226,7 +226,7 @@ class OpenDataExport:
 def _ballot_cells(session: Session, c: Consultation) -> Iterator[list[Cell]]:
     refs = dict(session.execute(
         select(Proposal.id, Proposal.external_ref).where(Proposal.consultation_id == c.id)
-    ).tuples().all())
+    ).all())
     rows = session.execute(
         select(Ballot.receipt_code, Ballot.channel, Ballot.cast_at, BallotChoice.proposal_id,
                BallotChoice.value)
@@ -234,7 +234,7 @@ def _ballot_cells(session: Session, c: Consultation) -> Iterator[list[Cell]]:
         .where(Ballot.consultation_id == c.id)
         .order_by(Ballot.id, BallotChoice.value, BallotChoice.proposal_id)
         .execution_options(yield_per=_STREAM)
-    ).tuples()
+    )
     for code, channel, cast_at, pid, value in rows:
         yield [_pseudonym(code), channel, cast_at, refs.get(pid) if pid is not None else None,
                value]
@@ -243,14 +243,14 @@ def _ballot_cells(session: Session, c: Consultation) -> Iterator[list[Cell]]:
 def _comment_cells(session: Session, c: Consultation) -> Iterator[list[Cell]]:
     refs = dict(session.execute(
         select(Proposal.id, Proposal.external_ref).where(Proposal.consultation_id == c.id)
-    ).tuples().all())
+    ).all())
     rows = session.execute(
         select(Comment.id, Comment.proposal_id, Comment.parent_id, Citizen.public_id,
                Comment.created_at, Comment.stance, Comment.channel, Comment.body)
         .outerjoin(Citizen, Citizen.id == Comment.citizen_id)
         .where(Comment.consultation_id == c.id, Comment.moderation_state == "visible")
         .order_by(Comment.id).execution_options(yield_per=_STREAM)
-    ).tuples()
+    )
     for cid, pid, parent, public_id, created_at, stance, channel, body in rows:
         author = _pseudonym(f"{c.slug}:{public_id}") if public_id else None
         yield [cid, refs.get(pid) if pid is not None else None, parent, author, created_at,

@@ -229,7 +229,7 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
 
 def ids_by_key(session: Session, key: Any, id_column: Any, *where: Any) -> dict[Any, int]:
     """Return ``{key: id}`` of the rows matching ``where`` (one ``SELECT``)."""
-    return dict(session.execute(select(key, id_column).where(*where)).tuples().all())
+    return dict(session.execute(select(key, id_column).where(*where)).all())
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,7 +123,7 @@ def _proposals(session: Session, c: Consultation, *, open_only: bool) -> list[Pr
             .where(Proposal.consultation_id == c.id).order_by(Proposal.id))
     if open_only:
         stmt = stmt.where(Proposal.status != "withdrawn")
-    return [(r[0], r[1], r[2]) for r in session.execute(stmt).tuples()]
+    return [(r[0], r[1], r[2]) for r in session.execute(stmt)]
 
 
 def _counts(session: Session, c: Consultation) -> dict[int, tuple[int, int]]:
@@ -132,7 +132,7 @@ def _counts(session: Session, c: Consultation) -> dict[int, tuple[int, int]]:
         select(BallotChoice.proposal_id, func.count(),
                func.coalesce(func.sum(BallotChoice.value), 0))
         .where(BallotChoice.consultation_id == c.id).group_by(BallotChoice.proposal_id)
-    ).tuples()
+    )
     return {pid: (int(n), int(s)) for pid, n, s in rows}
 
 
@@ -143,7 +143,7 @@ def _value_counts(session: Session, c: Consultation) -> dict[int, dict[int, int]
         select(BallotChoice.proposal_id, BallotChoice.value, func.count())
         .where(BallotChoice.consultation_id == c.id)
         .group_by(BallotChoice.proposal_id, BallotChoice.value)
-    ).tuples()
+    )
     for pid, value, n in rows:
         out.setdefault(pid, {})[int(value)] = int(n)
     return out
@@ -169,13 +169,13 @@ def _columns(session: Session, c: Consultation, proposals: list[ProposalRow]) ->
     """
     pairs = _int_matrix(session.execute(
         select(Ballot.id, Ballot.citizen_id).where(Ballot.consultation_id == c.id)
-        .order_by(Ballot.id)).tuples().all(), 2)
+        .order_by(Ballot.id)).all(), 2)
     ballots, citizens = pairs[:, 0].copy(), pairs[:, 1].copy()
     rows = session.execute(
         select(BallotChoice.ballot_id, BallotChoice.proposal_id, BallotChoice.value)
         .where(BallotChoice.consultation_id == c.id)
         .order_by(BallotChoice.ballot_id, BallotChoice.value, BallotChoice.proposal_id)
-    ).tuples().all()
+    ).all()
     data = _int_matrix(rows, 3)
     pids = np.array([p[0] for p in proposals], np.int64)
     order = np.argsort(pids)
@@ -371,7 +371,7 @@ def _tally_agree_disagree(session: Session, c: Consultation) -> dict[str, Any]:
         cols = _columns(session, c, proposals)
         refs = dict(session.execute(
             select(Ballot.citizen_id, Citizen.external_ref).join(Citizen)
-            .where(Ballot.consultation_id == c.id)).tuples().all())
+            .where(Ballot.consultation_id == c.id)).all())
         group_of_citizen = {cid: groups_of.get((ref or "").rsplit(":", 1)[-1], -1)
                             for cid, ref in refs.items()}
         ballot_group = np.array([group_of_citizen.get(int(x), -1) for x in cols.citizen],
