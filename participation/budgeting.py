@@ -388,11 +388,28 @@ def _utilities(problem: BudgetProblem, utility: Utility) -> FloatArray:
 def _price(budgets: FloatArray, utils: FloatArray, cost: float, total: float) -> float:
     """Smallest rho with sum_i min(b_i, rho * u_i) = cost (the supporters can afford it).
 
-    Source: Peters, Pierczyński & Skowron 2021, rule MES; pabutools ``mes_inner_algo``.
+    Fixed-point iteration over the "poor" supporters (those with b_i < rho * u_i, who pay
+    all they have): start at rho = cost / total; each pass charges the poor their whole
+    budget and splits the rest over the others. rho and the poor set only grow and stop
+    at the unique root, usually after two or three vectorised passes. Falls back to the
+    sort of b_i / u_i (pabutools' loop) if it does not settle. Sources: Peters, Pierczyński
+    & Skowron 2021, rule MES; pabutools ``affordability_poor_rich`` and ``mes_inner_algo``.
     """
     rho = cost / total
-    if bool(np.all(rho * utils <= budgets)):
-        return rho  # nobody runs out of money: the common case, no sort needed
+    poor = rho * utils > budgets
+    n_poor = int(np.count_nonzero(poor))
+    for _ in range(32):
+        if n_poor == 0:
+            return rho
+        rest = total - float(utils[poor].sum())
+        if rest <= 0:
+            return float(np.max(budgets / utils))  # everyone pays all they have
+        rho = (cost - float(budgets[poor].sum())) / rest
+        poor = rho * utils > budgets
+        count = int(np.count_nonzero(poor))
+        if count == n_poor:
+            return rho
+        n_poor = count
     order = np.argsort(budgets / utils, kind="stable")
     b = budgets[order]
     u = utils[order]
@@ -405,6 +422,30 @@ def _price(budgets: FloatArray, utils: FloatArray, cost: float, total: float) ->
     return float(rhos[k])
 
 
+def _price_uniform(budgets: FloatArray, utility: float, cost: float) -> float:
+    """:func:`_price` when every supporter has the same utility (cost or cardinality).
+
+    Then every supporter who is not poor pays the same amount ``rho * utility``: the
+    equal-payment form of MES for approval ballots (Peters & Skowron 2020).
+    """
+    count = len(budgets)
+    pay = cost / count
+    poor = budgets < pay
+    n_poor = int(np.count_nonzero(poor))
+    for _ in range(32):
+        if n_poor == 0:
+            return pay / utility
+        if n_poor == count:
+            return float(budgets.max()) / utility  # everyone pays all they have
+        pay = (cost - float(budgets[poor].sum())) / (count - n_poor)
+        poor = budgets < pay
+        now = int(np.count_nonzero(poor))
+        if now == n_poor:
+            return pay / utility
+        n_poor = now
+    return _price(budgets, np.full(count, utility), cost, count * utility)
+
+
 class _MesRunner:
     """Runs MES rounds on one problem; arrays shared between runs with different budgets."""
 
@@ -412,11 +453,13 @@ class _MesRunner:
         self.problem = problem
         self.ptr, self.voters, _ = problem._by_project
         self.utils = _utilities(problem, utility)
+        # Cost and cardinality utilities are the same for every supporter of a project.
+        self.uniform = utility in ("cost", "cardinality")
+        self.unit = problem.costs.astype(np.float64) if utility == "cost" else None
         self.costs = problem.costs.astype(np.float64)
-        self.total = np.add.reduceat(self.utils, self.ptr[:-1]) if len(self.utils) else None
-        supported = problem.supporters > 0
-        if self.total is not None:
-            supported &= self.total > 0
+        owner = np.repeat(np.arange(problem.n_projects), np.diff(self.ptr))
+        self.total = np.bincount(owner, weights=self.utils, minlength=problem.n_projects)
+        supported = (problem.supporters > 0) & (self.total > 0)
         self.free = [int(j) for j in np.flatnonzero(supported & (problem.costs == 0))]
         self.eligible = [int(j) for j in np.flatnonzero(supported & (problem.costs > 0))]
         self.rank = problem._id_rank
@@ -424,8 +467,7 @@ class _MesRunner:
     def run(self, per_voter: float) -> list[int]:
         """Selected project indices, in order, when every voter starts with ``per_voter``."""
         budget = np.full(self.problem.n_voters, per_voter, np.float64)
-        assert self.total is not None or not self.eligible
-        total = self.total if self.total is not None else np.zeros(0)
+        total = self.total
         bound = {j: self.costs[j] / total[j] for j in self.eligible}
         active = set(self.eligible)
         chosen = list(self.free)
@@ -440,7 +482,11 @@ class _MesRunner:
                     continue
                 if bound[j] > best * (1 + _TIE_RTOL):
                     break  # bounds only grow: no later project can beat `best`
-                rho = _price(b, self.utils[lo:hi], self.costs[j], total[j])
+                if self.uniform:
+                    unit = 1.0 if self.unit is None else float(self.unit[j])
+                    rho = _price_uniform(b, unit, self.costs[j])
+                else:
+                    rho = _price(b, self.utils[lo:hi], self.costs[j], total[j])
                 bound[j] = rho
                 if rho < best * (1 - _TIE_RTOL):
                     best, ties = rho, [j]
@@ -451,7 +497,11 @@ class _MesRunner:
             j = min(ties, key=lambda t: self.rank[t])
             lo, hi = self.ptr[j], self.ptr[j + 1]
             who = self.voters[lo:hi]
-            budget[who] -= np.minimum(budget[who], bound[j] * self.utils[lo:hi])
+            if self.uniform:
+                unit = 1.0 if self.unit is None else float(self.unit[j])
+                budget[who] -= np.minimum(budget[who], bound[j] * unit)
+            else:
+                budget[who] -= np.minimum(budget[who], bound[j] * self.utils[lo:hi])
             active.discard(j)
             chosen.append(j)
         return chosen
@@ -475,22 +525,28 @@ def _add1(
     share: float,
     increment: int,
     stop_when_exhaustive: bool,
-) -> list[int]:
-    """Raise every voter's share by ``increment`` until the MES outcome exceeds the budget."""
-    previous = list(runner.free)
+) -> tuple[list[int], int]:
+    """Raise every voter's share by ``increment`` until the MES outcome exceeds the budget.
+
+    Returns the outcome kept and the total raise of the share it was computed with.
+    """
+    # pabutools stops at a total budget of budget * (n + 1): a share raised by `budget`.
+    last = problem.budget // increment * increment
+    if not stop_when_exhaustive and _fits(problem, runner.free + runner.eligible):
+        # Every outcome fits, so no raise ever overshoots: the rule runs to its bound.
+        return runner.run(share + last), last
+    previous, previous_step = list(runner.free), 0
     step = 0
-    # pabutools' bound on the total budget: budget * (n + 1), i.e. a share raised by budget.
-    while step <= problem.budget:
+    while True:
         if not _fits(problem, chosen):
-            return previous
+            return previous, previous_step
         if stop_when_exhaustive and _exhaustive(problem, chosen, runner.eligible):
-            return chosen
-        if len(chosen) == len(runner.free) + len(runner.eligible):
-            return chosen  # everything eligible is funded: more money changes nothing
-        previous = chosen
+            return chosen, step
+        if step >= last:
+            return chosen, step
+        previous, previous_step = chosen, step
         step += increment
         chosen = runner.run(share + step)
-    return previous
 
 
 def equal_shares(
@@ -515,8 +571,9 @@ def equal_shares(
         ``none``: MES as is.
         ``add1``: Pabulib's ``equalshares/add1`` (equalshares.net): run MES again with each
         voter's share increased by ``increment`` currency units (1, 2, ...) until the
-        outcome would cost more than the budget, and keep the last outcome that did not
-        (also stops once every eligible project is funded). pabutools equivalent:
+        outcome would cost more than the budget, and keep the last outcome that did not;
+        if even all supported projects together fit, no raise overshoots and the share
+        is raised by the whole budget (pabutools' bound). pabutools equivalent:
         ``exhaustion_by_budget_increase(MES, budget_step=n_voters * increment,
         exhaustive_stop=False)``. Reproduces Wieliczka 2023.
         ``add1_exhaustive``: pabutools' ``voter_budget_increment``: as ``add1`` but also
@@ -536,7 +593,9 @@ def equal_shares(
         increment: per-voter increment for ``add1``, currency units (> 0).
 
     Returns:
-        The outcome, projects in the order funded; ``spent <= budget``.
+        The outcome, projects in the order funded; ``spent <= budget``. Its ``rule`` is
+        ``equal_shares/<utility>/<completion>``; for the add1 completions it ends with
+        ``(+k)``: the outcome is MES with every share raised by k currency units.
 
     Raises:
         ValidationError: ``increment`` is not positive (field ``increment``), or an
@@ -553,7 +612,10 @@ def equal_shares(
     share = problem.budget / problem.n_voters
     chosen = runner.run(share)
     if completion in ("add1", "add1_greedy", "add1_exhaustive"):
-        chosen = _add1(problem, runner, chosen, share, increment, completion == "add1_exhaustive")
+        chosen, raised = _add1(
+            problem, runner, chosen, share, increment, completion == "add1_exhaustive"
+        )
+        name += f"(+{raised})"
     if completion in ("greedy", "add1_greedy") and not _exhaustive(
         problem, chosen, range(problem.n_projects)
     ):
