@@ -1,0 +1,52 @@
+"""CivicFlow's participation app: ``streamlit run participation_app/app.py`` (or
+``civicflow app``).
+
+The entry script sets up the session (language, style sheet), builds the navigation for
+the signed-in role (:mod:`participation_app.nav`) and runs the chosen page from
+``app_pages/``. Pages only lay out widgets, read through :mod:`participation_app.queries`
+and write through the services, passing the session's :class:`~core.actor.Actor`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:  # `streamlit run` puts only this folder on the path
+    sys.path.insert(0, _ROOT)
+
+from participation_app import nav, state, ui  # noqa: E402
+from participation_app.ui import tr  # noqa: E402
+
+st.set_page_config(page_title="CivicFlow", page_icon=":material/how_to_vote:", layout="wide")
+state.init()
+ui.inject_css()
+
+
+def _chose_language() -> None:
+    st.session_state["lang_chosen"] = True
+
+
+with st.sidebar:
+    st.radio(
+        tr("lang.label"),
+        state.LANGS,
+        format_func={"en": "English", "fa": "فارسی"}.__getitem__,
+        horizontal=True,
+        key="lang",
+        on_change=_chose_language,
+    )
+    who = state.actor()
+    if who is not None:
+        st.text(tr("side.signed_in_as"))
+        ui.text(state.display_name(), cls="cf-text cf-who")
+        st.text(f"{tr('side.role')}: {tr('role.' + state.role())}")
+        if st.button(tr("side.signout"), key="signout"):
+            state.sign_out()
+            st.rerun()
+
+page = nav.navigation(state.role())
+page.run()

@@ -1,0 +1,193 @@
+"""Manage consultations (organizers): add and withdraw proposals, move a consultation
+along its cycle (publish, open, close, count), queue invitations and results, and watch
+turnout by channel."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.errors import CivicFlowError
+from notifications.outbox import enqueue_results, plan_invitations
+from participation.consultations import add_proposal, transition, withdraw_proposal
+from participation.tallying import tally
+from participation_app import i18n, queries, results, state, ui
+from participation_app.ui import tr
+
+who = state.require("organizer")
+st.title(tr("manage.title"))
+ui.show_flash()
+
+with state.db() as s:
+    options = queries.consultation_options(s)
+if not options:
+    ui.alert("info", tr("manage.none"))
+    st.page_link("app_pages/new_consultation.py", label=tr("nav.new"), icon=":material/add_box:")
+    st.stop()
+slugs = [slug for _, slug, _ in options]
+status_of = {slug: status for _, slug, status in options}
+wanted = st.session_state.get("manage_slug")
+slug = st.selectbox(
+    tr("manage.pick"),
+    slugs,
+    index=slugs.index(wanted) if wanted in slugs else 0,
+    format_func=ui.labels(slugs, lambda v: f"{v} — {tr('status.' + status_of[v])}"),
+)
+st.session_state["manage_slug"] = slug
+with state.db() as s:
+    view = queries.consultation_view(s, ref=slug)
+if view is None:
+    st.stop()
+
+lang = state.lang()
+ui.title(view.title, level=2)
+ui.row(ui.badge(tr(f"status.{view.status}"), view.status), ui.badge(tr(f"method.{view.method}")))
+ui.meta(
+    tr(
+        "manage.window",
+        start=i18n.when(view.opens_at, view.time_zone, lang),
+        end=i18n.when(view.closes_at, view.time_zone, lang),
+    )
+)
+
+
+def _move(to: str) -> None:
+    try:
+        with state.db() as s:
+            transition(s, consultation_id=view.id, to=to, actor=who)
+    except CivicFlowError as exc:
+        ui.error(exc)
+    else:
+        ui.flash("success", tr("manage.moved", status=tr(f"status.{to}")))
+        st.rerun()
+
+
+def _count() -> None:
+    try:
+        with st.status(tr("manage.tallying"), expanded=False) as box, state.db() as s:
+            outcome = tally(s, consultation_id=view.id, actor=who)
+            box.update(state="complete")
+    except CivicFlowError as exc:
+        ui.error(exc)
+    else:
+        ui.flash("success", tr("manage.tallied", rule=outcome.rule))
+        st.rerun()
+
+
+def _invite() -> None:
+    try:
+        with st.status(tr("manage.planning"), expanded=False) as box, state.db() as s:
+            plan = plan_invitations(s, consultation_id=view.id, actor=who)
+            box.update(state="complete")
+    except CivicFlowError as exc:
+        ui.error(exc)
+    else:
+        suppressed = sum(v for k, v in plan.counts.items() if k.startswith("suppressed"))
+        queued = sum(v for k, v in plan.counts.items() if k in ("pending", "deferred"))
+        ui.flash("success", tr("manage.invited", queued=queued, suppressed=suppressed))
+        st.rerun()
+
+
+def _send_results() -> None:
+    try:
+        with state.db() as s:
+            plan = enqueue_results(s, consultation_id=view.id, actor=who)
+    except CivicFlowError as exc:
+        ui.error(exc)
+    else:
+        queued = sum(v for k, v in plan.counts.items() if k in ("pending", "deferred"))
+        ui.flash("success", tr("manage.results_queued", queued=queued))
+        st.rerun()
+
+
+st.subheader(tr("manage.actions"))
+actions: list[tuple[str, object]] = {
+    "draft": [
+        ("manage.publish", lambda: _move("published")),
+        ("manage.archive", lambda: _move("archived")),
+    ],
+    "published": [("manage.open", lambda: _move("open")), ("manage.invite", _invite)],
+    "open": [("manage.close", lambda: _move("closed")), ("manage.invite", _invite)],
+    "closed": [("manage.tally", _count)],
+    "tallied": [("manage.results_msg", _send_results)],
+    "reported": [
+        ("manage.results_msg", _send_results),
+        ("manage.archive", lambda: _move("archived")),
+    ],
+}.get(view.status, [])
+if actions:
+    cols = st.columns(len(actions))
+    for col, (key, run) in zip(cols, actions, strict=True):
+        if col.button(
+            tr(key), key=f"action:{key}", type="primary" if col is cols[0] else "secondary"
+        ):
+            run()  # type: ignore[operator]
+
+if view.status in ("open", "closed", *queries.RESULT_STATUSES):
+    results.turnout(view)
+if view.status in queries.RESULT_STATUSES:
+    results.render(view)
+
+if view.status in ("draft", "published"):
+    st.subheader(tr("manage.add"))
+    with st.form("add-proposal", clear_on_submit=True):
+        p_title = st.text_input(tr("manage.ptitle"), max_chars=500)
+        p_body = st.text_area(tr("manage.pbody"))
+        cols = st.columns(3)
+        p_cost = (
+            cols[0].number_input(tr("manage.pcost"), 0, 10**12, 0, step=100)
+            if view.method == "budget"
+            else None
+        )
+        p_category = cols[1].text_input(tr("manage.pcategory"), max_chars=120)
+        p_ref = cols[2].text_input(tr("manage.pref"), max_chars=120)
+        if st.form_submit_button(tr("manage.padd"), type="primary"):
+            data = {
+                "title": p_title,
+                "body": p_body,
+                "cost": int(p_cost) if p_cost is not None else None,
+                "category": p_category.strip() or None,
+                "external_ref": p_ref.strip() or None,
+            }
+            try:
+                with state.db() as s:
+                    add_proposal(s, consultation_id=view.id, data=data, actor=who)
+            except CivicFlowError as exc:
+                ui.error(exc)
+            else:
+                ui.flash("success", tr("manage.padded"))
+                st.rerun()
+
+st.subheader(tr("detail.proposals"))
+with state.db() as s:
+    total = queries.proposals_page(s, consultation_id=view.id, limit=0)[1]
+offset, limit = ui.pager(f"mpage:{view.id}", total)
+with state.db() as s:
+    items, _ = queries.proposals_page(
+        s, consultation_id=view.id, offset=offset, limit=limit, with_votes=True
+    )
+if not items:
+    ui.alert("info", tr("detail.no_proposals"))
+currency = str(view.params.get("currency") or "")
+for item in items:
+    with st.container(border=True):
+        ui.title(f"#{item.ref} {item.title}", level=4)
+        facts = [ui.badge(tr(f"pstatus.{item.status}"), item.status)]
+        if item.cost is not None:
+            facts.append(ui.badge(tr("detail.cost", cost=f"{ui.num(item.cost)} {currency}")))
+        if view.status != "draft":
+            facts.append(ui.badge(tr("detail.votes", n=item.votes or 0)))
+        facts.append(ui.badge(tr("detail.comments_n", n=item.comments)))
+        ui.row(*facts)
+        if item.status == "published" and view.status in ("draft", "published", "open"):
+            with st.form(f"withdraw:{item.id}"):
+                cols = st.columns([3, 1], vertical_alignment="bottom")
+                reason = cols[0].text_input(tr("manage.withdraw_reason"), max_chars=300)
+                if cols[1].form_submit_button(tr("manage.withdraw")):
+                    try:
+                        with state.db() as s:
+                            withdraw_proposal(s, proposal_id=item.id, reason=reason, actor=who)
+                    except CivicFlowError as exc:
+                        ui.error(exc)
+                    else:
+                        ui.flash("success", tr("manage.withdrawn"))
+                        st.rerun()

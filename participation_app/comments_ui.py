@@ -1,0 +1,137 @@
+"""Threaded comments under a proposal: the form (with stance), replies and reports.
+
+Comment bodies and names are user text: each comment is one ``st.html`` block built from
+escaped parts in a ``dir="auto"`` element, so Markdown, HTML and links stay literal text.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.actor import Actor
+from core.errors import CivicFlowError
+from models.participation import STANCES
+from participation.comments import MAX_COMMENT_CHARS, post_comment, report_comment
+from participation_app import i18n, queries, state, ui
+from participation_app.ui import tr
+
+
+def _stance_word(stance: str) -> str:
+    return tr(f"stance.{stance}") if stance in STANCES else stance
+
+
+def render(view: queries.ConsultationView, item: queries.ProposalItem, who: Actor | None) -> None:
+    """Draw the comments of one proposal, a page at a time, with the form to add one."""
+    citizen = who is not None and who.kind == "citizen"
+    writable = view.status in ("published", "open")
+    with st.container(border=True):
+        st.subheader(tr("comments.heading"))
+        ui.title(f"#{item.ref} {item.title}", level=4)
+        if citizen and writable and who is not None:
+            _form(view, item, who)
+        elif not writable:
+            ui.alert("info", tr("comments.closed"))
+        elif who is None:
+            ui.alert("info", tr("vote.signin"))
+        with state.db() as s:
+            total_roots = queries.count_top_comments(s, proposal_id=item.id)
+        offset, limit = ui.pager(f"cpage:{item.id}", total_roots)
+        with state.db() as s:
+            thread = queries.comment_thread(s, proposal_id=item.id, offset=offset, limit=limit)
+        if not thread:
+            ui.alert("info", tr("comments.empty"))
+        for comment in thread:
+            _comment(view, item, comment, who if citizen and writable else None)
+
+
+def _comment(
+    view: queries.ConsultationView,
+    item: queries.ProposalItem,
+    c: queries.CommentItem,
+    who: Actor | None,
+) -> None:
+    lang = state.lang()
+    meta = tr(
+        "comments.by",
+        name=c.author,
+        when=i18n.when(c.created_at, view.time_zone, lang),
+        stance=_stance_word(c.stance),
+    )
+    via = ""
+    if c.channel != "web":
+        via = f" · {tr('comments.via', channel=tr(f'channel.{c.channel}'))}"
+    depth = min(c.depth, 3)
+    st.html(
+        f'<div class="cf-comment cf-depth-{depth}" id="comment-{c.id}">'
+        f'<div class="cf-meta" dir="auto">#{c.id} · {ui.escaped(meta)}{ui.escaped(via)}</div>'
+        f'<div class="cf-text cf-comment-body" dir="auto">{ui.escaped(c.body)}</div></div>'
+    )
+    if who is None:
+        return
+    cols = st.columns([1, 1, 4])
+    if cols[0].button(tr("comments.reply"), key=f"reply:{c.id}"):
+        st.session_state[f"reply_to:{item.id}"] = c.id
+        st.rerun()
+    if cols[1].button(tr("comments.report"), key=f"report:{c.id}"):
+        st.session_state["report_target"] = c.id
+        st.rerun()
+    if st.session_state.get("report_target") == c.id:
+        with st.form(f"report-form:{c.id}"):
+            reason = st.text_input(tr("comments.report_reason"), max_chars=300)
+            if st.form_submit_button(tr("comments.report_send")):
+                try:
+                    with state.db() as s:
+                        report_comment(
+                            s,
+                            comment_id=c.id,
+                            citizen_id=int(who.id or 0),
+                            reason=reason,
+                            actor=who,
+                        )
+                except CivicFlowError as exc:
+                    ui.error(exc)
+                else:
+                    st.session_state.pop("report_target", None)
+                    ui.flash("success", tr("comments.reported"))
+                    st.rerun()
+
+
+def _form(view: queries.ConsultationView, item: queries.ProposalItem, who: Actor) -> None:
+    reply_key = f"reply_to:{item.id}"
+    parent = st.session_state.get(reply_key)
+    st.text(tr("comments.new"))
+    if parent is not None:
+        cols = st.columns([3, 1], vertical_alignment="center")
+        cols[0].text(tr("comments.reply_to", id=parent))
+        if cols[1].button(tr("comments.cancel_reply"), key=f"cancel-reply:{item.id}"):
+            st.session_state.pop(reply_key, None)
+            st.rerun()
+    with st.form(f"comment-form:{item.id}", clear_on_submit=True):
+        body = st.text_area(tr("comments.body"), max_chars=MAX_COMMENT_CHARS, key="comment_body")
+        stance = st.radio(
+            tr("comments.stance"),
+            STANCES,
+            index=STANCES.index("neutral"),
+            format_func=ui.labels(STANCES, _stance_word),
+            horizontal=True,
+            key="comment_stance",
+        )
+        if st.form_submit_button(tr("comments.post"), type="primary"):
+            try:
+                with state.db() as s:
+                    post_comment(
+                        s,
+                        proposal_id=item.id,
+                        citizen_id=int(who.id or 0),
+                        body=body,
+                        stance=str(stance),
+                        parent_id=parent,
+                        channel="web",
+                        actor=who,
+                    )
+            except CivicFlowError as exc:
+                ui.error(exc)
+            else:
+                st.session_state.pop(reply_key, None)
+                ui.flash("success", tr("comments.posted"))
+                st.rerun()
