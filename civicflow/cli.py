@@ -589,3 +589,7 @@ def main(argv: list[str] | None = None) -> int:
 def entrypoint() -> None:
     """Console-script entry point."""
     sys.exit(main())
+
+
+# Survey and report commands live in their own module; importing it registers them.
+from civicflow import cli_reports  # noqa: E402, F401

@@ -802,7 +802,7 @@ def scorecard_table(values: Mapping[str, float | None], ns: Mapping[str, int]) -
         "scorecard",
         "Scorecard: UNDP characteristics of good governance",
         ("characteristic", "metric", "figure", "n", "direction"),
-        ("text", "text", "text", "count", "text"),
+        ("text", "text", "text", "n", "text"),
         tuple(rows),
         note="Characteristics after UNDP (1997), Governance for sustainable human development; "
         "the mapping of metrics to characteristics is CivicFlow's (reports.rules).",

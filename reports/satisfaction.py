@@ -162,13 +162,14 @@ def satisfaction_table(res: SurveyResults, *, key: str = "satisfaction") -> Tabl
         if len(d.questions) < 2:
             continue  # a one-item driver is the item's row already
         hidden = d.score.n < MIN_CELL
+        dont_know = sum(q.dont_know for q in res.questions if q.key in d.questions)
         rows.append(
             (
                 f"{DRIVER_LABELS[d.driver]} (pooled, {len(d.questions)} items)",
                 "driver",
                 None if hidden else d.score.value,
                 None if hidden else d.score.n,
-                None,
+                dont_know if dont_know >= MIN_CELL else None,
             )
         )
     return Table(
@@ -228,7 +229,8 @@ def _csat_by(res: SurveyResults, *, channel: bool, key: str, title: str) -> Tabl
     groups = first_csat.by_channel if channel else first_csat.by_district
     shown = [(str(k), g) for k, g in groups.items() if not g.suppressed]
     shown.sort(key=lambda kg: (-kg[1].n, kg[0]))
-    rows = tuple((k, _score_0_100("csat", g.value), g.n) for k, g in shown[:25])
+    kept = sorted(shown[:25], key=lambda kg: (len(kg[0]), kg[0]))
+    rows = tuple((k, _score_0_100("csat", g.value), g.n) for k, g in kept)
     left = len(groups) - len(rows)
     name = "channel" if channel else "district"
     return Table(
@@ -351,7 +353,7 @@ def survey_wave_metrics(session: Session, *, survey_id: int) -> ReportData:
                 "n",
             )
         )
-    if any(len(d.questions) > 0 for d in res.drivers):
+    if res.drivers:
         tables.append(_drivers_table(res))
         charts.append(
             Chart(
@@ -378,8 +380,11 @@ def survey_wave_metrics(session: Session, *, survey_id: int) -> ReportData:
         subject="survey",
         slug=survey.slug,
         title=survey.title,
-        period=f"{'resident survey wave' if survey.kind == 'wave' else 'satisfaction pulse'}, "
-        f"responses recorded up to {as_of[:10]}",
+        period=(
+            f"resident survey wave, imported {as_of[:10]}"
+            if survey.kind == "wave"
+            else f"satisfaction pulse, answers up to {as_of[:10]}"
+        ),
         as_of=as_of,
         figures=tuple(figures),
         tables=tuple(tables),
@@ -390,10 +395,11 @@ def survey_wave_metrics(session: Session, *, survey_id: int) -> ReportData:
 
 def _drivers_table(res: SurveyResults) -> Table:
     rows: list[tuple[Cell, ...]] = []
+    missing = []
     for d in Driver:
         found = next((x for x in res.drivers if x.driver == d.value), None)
         if found is None:
-            rows.append((DRIVER_LABELS[d.value], 0, None, None))
+            missing.append(DRIVER_LABELS[d.value])
             continue
         hidden = found.score.n < MIN_CELL
         rows.append(
@@ -404,11 +410,12 @@ def _drivers_table(res: SurveyResults) -> Table:
                 None if hidden else found.score.n,
             )
         )
+    not_asked = f"Not asked by this survey: {', '.join(missing)}. " if missing else ""
     return Table(
         key="drivers",
         title="CMT drivers of satisfaction (0–100)",
         columns=("driver", "items", "score_0_100", "n"),
-        units=("text", "count", "score", "count"),
-        rows=tuple(rows),
-        note="A driver with 0 items is not asked by this survey. " + DRIVER_NOTE,
+        units=("text", "text", "score", "count"),
+        rows=tuple((r[0], str(r[1]), r[2], r[3]) for r in rows),
+        note=not_asked + DRIVER_NOTE,
     )

@@ -8,7 +8,8 @@ rendered from it.
 
 Units (``unit`` of a figure, ``units`` of a table column):
 
-``count``  people or items; ``share``  a proportion in [0, 1]; ``score``  0–100;
+``count``  people or items (None = a suppressed small cell); ``n``  the n behind a figure
+(None = not measured); ``share``  a proportion in [0, 1]; ``score``  0–100;
 ``nps``  −100 to 100; ``index``  dissimilarity in [0, 1]; ``balance``  in [−1, 1];
 ``days``  days (86,400 s); ``pp``  difference of two shares in [−1, 1] shown as
 percentage points; ``text``  a label (may be user text: always escaped when rendered).
@@ -27,7 +28,7 @@ __all__ = ["Cell", "Chart", "Figure", "ReportData", "ReportFiles", "Table", "Uni
 Cell = str | int | float | bool | None
 """A table cell: None = suppressed or not available."""
 
-Unit = Literal["count", "share", "score", "nps", "index", "balance", "days", "pp", "text"]
+Unit = Literal["count", "n", "share", "score", "nps", "index", "balance", "days", "pp", "text"]
 
 
 @dataclass(frozen=True, slots=True)
