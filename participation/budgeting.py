@@ -92,7 +92,8 @@ class BudgetProblem:
             The problem; projects keep file order.
 
         Raises:
-            ValidationError: the budget is negative (field ``budget``).
+            ValidationError: the budget is negative (field ``budget``), or an ordinal
+                file without points has a non-numeric META ``max_length``.
         """
         if pb.budget < 0:
             raise ValidationError(f"{pb.source}: budget {pb.budget} is negative", field="budget")
@@ -106,7 +107,12 @@ class BudgetProblem:
         if pb.vote_type in ("approval", "choose-1"):
             points = np.ones(len(indices), np.int64)
         elif pb.vote_type == "ordinal" and any(v.points is None for v in pb.voters):
-            top = int(pb.meta.get("max_length", int(lengths.max(initial=0))))
+            top_text = pb.meta.get("max_length", str(int(lengths.max(initial=0))))
+            if not top_text.isdigit():
+                raise ValidationError(
+                    f"{pb.source}: max_length {top_text!r} is not a number", field="max_length"
+                )
+            top = int(top_text)
             points = np.fromiter(
                 (top - k for v in pb.voters for k in range(len(v.vote))), np.int64, len(indices)
             )
@@ -310,6 +316,16 @@ def greedy_until_misfit(
     return _outcome(problem, name, chosen, money)
 
 
+UTILITIES: tuple[Utility, ...] = ("cost", "cardinality", "points")
+
+
+def _check_utility(utility: str) -> None:
+    if utility not in UTILITIES:
+        raise ValidationError(
+            f"unknown utility {utility!r} (expected {', '.join(UTILITIES)})", field="utility"
+        )
+
+
 def _satisfaction_totals(problem: BudgetProblem, utility: Utility) -> list[Fraction]:
     if utility == "cost":
         return [
@@ -346,8 +362,10 @@ def greedy_welfare_per_cost(
         The outcome (``initial`` first), ``spent <= budget`` when ``initial`` fits.
 
     Raises:
-        ValidationError: ``initial`` names an unknown project (field ``initial``).
+        ValidationError: ``initial`` names an unknown project (field ``initial``), or an
+            unknown ``utility`` (field ``utility``).
     """
+    _check_utility(utility)
     index = {pid: j for j, pid in enumerate(problem.project_ids)}
     unknown = [pid for pid in initial if pid not in index]
     if unknown:
@@ -453,13 +471,20 @@ class _MesRunner:
         self.problem = problem
         self.ptr, self.voters, _ = problem._by_project
         self.utils = _utilities(problem, utility)
+        if utility == "points" and bool(np.any(self.utils <= 0)):
+            # A voter giving a project 0 points does not support it (pabutools: sat > 0).
+            keep = self.utils > 0
+            owner = np.repeat(np.arange(problem.n_projects), np.diff(self.ptr))
+            self.ptr = np.zeros(problem.n_projects + 1, np.int64)
+            np.cumsum(np.bincount(owner[keep], minlength=problem.n_projects), out=self.ptr[1:])
+            self.voters, self.utils = self.voters[keep], self.utils[keep]
         # Cost and cardinality utilities are the same for every supporter of a project.
         self.uniform = utility in ("cost", "cardinality")
         self.unit = problem.costs.astype(np.float64) if utility == "cost" else None
         self.costs = problem.costs.astype(np.float64)
         owner = np.repeat(np.arange(problem.n_projects), np.diff(self.ptr))
         self.total = np.bincount(owner, weights=self.utils, minlength=problem.n_projects)
-        supported = (problem.supporters > 0) & (self.total > 0)
+        supported = (np.diff(self.ptr) > 0) & (self.total > 0)
         self.free = [int(j) for j in np.flatnonzero(supported & (problem.costs == 0))]
         self.eligible = [int(j) for j in np.flatnonzero(supported & (problem.costs > 0))]
         self.rank = problem._id_rank
@@ -598,9 +623,10 @@ def equal_shares(
         ``(+k)``: the outcome is MES with every share raised by k currency units.
 
     Raises:
-        ValidationError: ``increment`` is not positive (field ``increment``), or an
-            unknown ``completion`` (field ``completion``).
+        ValidationError: ``increment`` is not positive (field ``increment``), an unknown
+            ``completion`` (field ``completion``) or ``utility`` (field ``utility``).
     """
+    _check_utility(utility)
     if increment <= 0:
         raise ValidationError(f"must be positive, got {increment}", field="increment")
     if completion not in COMPLETIONS:

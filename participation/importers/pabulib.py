@@ -206,11 +206,8 @@ def _fit(cells: list[str], header: tuple[str, ...], refuse: _Refusal, line: int)
     while len(cells) > len(header) and cells[-1] == "":
         cells = cells[:-1]
     if len(cells) != len(header):
-        raise refuse(
-            line,
-            header[min(len(cells), len(header)) - 1] if header else "header",
-            f"{len(cells)} cells where the header has {len(header)}",
-        )
+        missing = header[len(cells)] if len(cells) < len(header) else "row"
+        raise refuse(line, missing, f"{len(cells)} cells where the header has {len(header)}")
     return cells
 
 
