@@ -47,6 +47,8 @@ BALLOTS_HEADER = ("ballot", "channel", "cast_at", "proposal", "value")
 COMMENTS_HEADER = ("comment", "proposal", "parent", "author", "created_at", "stance",
                    "channel", "body")
 _STREAM = 5000
+VOTING_METHOD_CHANNELS_BACK = {v: k for k, v in VOTING_METHOD_CHANNELS.items()}
+"""Ballot channel → Pabulib ``voting_method`` (web → internet, letter → paper)."""
 
 
 def _pseudonym(text: str) -> str:
@@ -182,28 +184,24 @@ def export_pb(session: Session, consultation_id: int) -> str:
             points = (tuple(top - (v - 1) for _, v in chosen) if ordinal
                       else tuple(v for _, v in chosen))
         kept_cells = leftover.get(voter_id, {})
-        extra: dict[str, str] = {}
+        cells: dict[str, str] = {}
         for col in columns:
             if col in kept_cells:
-                extra[col] = kept_cells[col]
+                cells[col] = kept_cells[col]
             elif col == "sex":
-                extra[col] = sex_codes.get(gender or "", "")
+                cells[col] = sex_codes.get(gender or "", "")
             elif col == "age":
-                extra[col] = str(age_year - birth_year) if age_year and birth_year else ""
+                cells[col] = str(age_year - birth_year) if age_year and birth_year else ""
             elif col == "voting_method":
-                extra[col] = VOTING_METHOD_CHANNELS_BACK.get(channel, "")
+                cells[col] = VOTING_METHOD_CHANNELS_BACK.get(channel, "")
             elif col == "district":
-                extra[col] = district or ""
+                cells[col] = district or ""
             else:
-                extra[col] = ""
+                cells[col] = ""
         voters.append(PbVoter(voter_id=voter_id, vote=tuple(r for r, _ in chosen), points=points,
-                              extra=extra))
+                              extra=cells))
     return write_pb(PbInstance(meta=meta, projects=tuple(projects), voters=tuple(voters),
                                project_columns=project_columns, voter_columns=voter_columns))
-
-
-VOTING_METHOD_CHANNELS_BACK = {v: k for k, v in VOTING_METHOD_CHANNELS.items()}
-"""Ballot channel → Pabulib ``voting_method`` (web → internet, letter → paper)."""
 
 
 # --- open data ----------------------------------------------------------------------------

@@ -347,7 +347,7 @@ def import_pabulib(
         channels = [mapper.channel(v) for v in voters]
         ballot_ids = insert_ballots(session, consultation_id=cid, citizen_ids=citizen_ids,
                                     channels=channels, cast_at=[cast_at] * len(voters))
-        choices = []
+        choices: list[dict[str, int]] = []
         for voter, bid in zip(voters, ballot_ids, strict=True):
             if ordinal:
                 values: tuple[int, ...] = tuple(range(1, len(voter.vote) + 1))

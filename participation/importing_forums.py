@@ -362,10 +362,10 @@ def _import_madrid(
     # Parents are linked after every comment exists, so the file order does not matter.
     links = [{"cid": new_id[m.comment_id], "pid": new_id[m.parent_id]}
              for m in comments if m.parent_id is not None and m.comment_id not in orphan_set]
-    stmt = (update(Comment.__table__).where(Comment.__table__.c.id == bindparam("cid"))
-            .values(parent_id=bindparam("pid")))
-    for part in chunks(links):
-        session.connection().execute(stmt, list(part))
+    table: Any = Comment.__table__
+    stmt = update(table).where(table.c.id == bindparam("cid")).values(parent_id=bindparam("pid"))
+    for link_part in chunks(links):
+        session.connection().execute(stmt, list(link_part))
 
     record_import(session, kind="consul", digest=digest, source_name=folder.name,
                   consultation_id=c.id, at=now)

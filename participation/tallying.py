@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain
 from typing import Any
 
@@ -60,7 +61,7 @@ BUDGET_RULES: dict[str, Callable[[budgeting.BudgetProblem], budgeting.BudgetOutc
     "greedy_welfare_per_cost/points":
         lambda p: budgeting.greedy_welfare_per_cost(p, utility="points"),
     "equal_shares": lambda p: budgeting.equal_shares(p, completion="add1"),
-    **{f"equal_shares/{c}": (lambda p, c=c: budgeting.equal_shares(p, completion=c))
+    **{f"equal_shares/{c}": partial(budgeting.equal_shares, completion=c)
        for c in budgeting.COMPLETIONS},
     "gdynia_2020/small": lambda p: budgeting.gdynia_2020(p, pool="small"),
     "gdynia_2020/large": lambda p: budgeting.gdynia_2020(p, pool="large"),
