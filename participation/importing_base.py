@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
-from core.errors import Conflict, ValidationError
+from core.errors import Conflict
 from models import (
     Ballot,
     BallotChoice,
@@ -318,20 +318,6 @@ def contact_row(
 def insert_contacts(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Append ledger rows in bulk (built with :func:`contact_row`)."""
     insert_rows(session, Contact.__table__, rows)  # type: ignore[arg-type]
-
-
-def check_path(path: Path | str, *, folder: bool) -> Path:
-    """Return ``path`` as a :class:`Path` after checking it exists as a file or folder.
-
-    Raises:
-        ValidationError: field ``path``.
-    """
-    p = Path(path)
-    if folder and not p.is_dir():
-        raise ValidationError(f"{p}: not a folder", field="path")
-    if not folder and not p.is_file():
-        raise ValidationError(f"{p}: no such file", field="path")
-    return p
 
 
 def report(progress: Progress | None, done: int, total: int) -> None:
