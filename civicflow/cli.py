@@ -10,13 +10,24 @@ import json
 import sys
 from dataclasses import asdict
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Column, Table
 from sqlalchemy import inspect
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    DataError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+    ProgrammingError,
+)
 
 from core.actor import Actor
 from core.db import get_engine, session_scope
@@ -52,7 +63,29 @@ OPERATOR = Actor(kind="system", name="cli")
 console = Console()
 
 
+def _safe(text: str) -> str:
+    """User text for the terminal: Rich markup escaped, control characters made visible."""
+    shown = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+    return escape(shown)
+
+
+#: service field names → the CLI options that carry them, for error messages
+OPTION_NAMES = {
+    "display_name": "name", "time_zone": "time-zone", "birth_year": "birth-year",
+    "opens_at": "opens-at", "closes_at": "closes-at", "method_params": "params",
+    "consents": "opt-in",
+}
+for _key in ("min_choices", "max_choices", "budget", "max_points", "min_sum_points",
+             "max_sum_points", "vote_type", "rule", "auto_hide_reports", "currency"):
+    OPTION_NAMES[f"method_params.{_key}"] = f"params.{_key}"
+
+
 def _require_schema() -> None:
+    url = make_url(get_settings().db.url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
+            and not Path(url.database).exists():
+        raise CivicFlowError(
+            f"no database at {url.database}: run `civicflow db upgrade` first")
     engine = get_engine()
     if not inspect(engine).has_table("consultation"):
         raise CivicFlowError("the database has no schema yet: run `civicflow db upgrade` first")
@@ -71,11 +104,29 @@ def _parse_when(value: str, field: str) -> datetime:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the database schema to the newest version."""
+    from alembic.runtime.migration import MigrationContext
+
     from models.migrate import upgrade
 
     url = get_settings().db.url
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        folder = Path(parsed.database).resolve().parent
+        if not folder.parent.is_dir():
+            raise ValidationError(f"folder {folder.parent} does not exist",
+                                  field="CIVICFLOW_DB__URL")
+    with get_engine().connect() as conn:
+        before = MigrationContext.configure(conn).get_current_revision()
     upgrade(url)
-    typer.echo(f"schema is up to date ({get_engine().dialect.name})")
+    with get_engine().connect() as conn:
+        after = MigrationContext.configure(conn).get_current_revision()
+    dialect = get_engine().dialect.name
+    if before is None:
+        typer.echo(f"schema created at revision {after} ({dialect})")
+    elif before != after:
+        typer.echo(f"schema migrated from {before} to {after} ({dialect})")
+    else:
+        typer.echo(f"schema is up to date at revision {after} ({dialect})")
 
 
 @citizens_app.command("add")
@@ -163,17 +214,20 @@ def consultations_create(
     }
     with session_scope() as s:
         out = create_consultation(s, data=data, actor=OPERATOR)
-        for item in proposal or []:
-            ptitle, sep, cost = item.rpartition("=")
-            if sep and cost.strip().isdigit():
-                add_proposal(
-                    s,
-                    consultation_id=out.id,
-                    data={"title": ptitle, "cost": int(cost)},
-                    actor=OPERATOR,
-                )
-            else:
-                add_proposal(s, consultation_id=out.id, data={"title": item}, actor=OPERATOR)
+        for n, item in enumerate(proposal or [], start=1):
+            data: dict[str, Any] = {"title": item}
+            if method == "budget":
+                ptitle, sep, cost = item.rpartition("=")
+                if not sep or not cost.strip().isdigit():
+                    raise ValidationError(
+                        f"{item!r}: a budget project is written TITLE=COST with a whole "
+                        "non-negative cost", field=f"proposal {n}")
+                data = {"title": ptitle, "cost": int(cost)}
+            try:
+                add_proposal(s, consultation_id=out.id, data=data, actor=OPERATOR)
+            except CivicFlowError as exc:
+                raise type(exc)(exc.message, field=f"proposal {n} {exc.field or ''}".strip()
+                                ) from None
     typer.echo(out.slug)
 
 
@@ -202,6 +256,9 @@ def consultations_show(
                     "opens_at": out.opens_at.isoformat(),
                     "closes_at": out.closes_at.isoformat(),
                     "time_zone": out.time_zone,
+                    "method_params": {k: v for k, v in c.method_params.items()
+                                      if not k.startswith("pabulib_")},
+                    "eligibility": c.eligibility,
                     "ballots": out.ballots,
                     "proposals": [asdict(r) for r in rows],
                 },
@@ -210,21 +267,21 @@ def consultations_show(
             )
         )
         return
+    zone = ZoneInfo(out.time_zone)
     console.print(
-        f"[bold]{out.title}[/] ({out.slug}) — {out.status}, {out.method}",
-        markup=True,
+        f"[bold]{_safe(out.title)}[/] ({out.slug}) — {out.status}, {out.method}",
         highlight=False,
     )
     console.print(
-        f"open {out.opens_at:%Y-%m-%d %H:%M} to {out.closes_at:%Y-%m-%d %H:%M} UTC; "
+        f"voting {out.opens_at.astimezone(zone):%Y-%m-%d %H:%M} to "
+        f"{out.closes_at.astimezone(zone):%Y-%m-%d %H:%M} {out.time_zone}; "
         f"{out.ballots} ballot(s)",
-        highlight=False,
+        highlight=False, markup=False,
     )
     table = Table("ref", "title", "cost", "status", "votes")
     for r in rows:
-        table.add_row(
-            r.external_ref, r.title, "" if r.cost is None else f"{r.cost:,}", r.status, str(r.votes)
-        )
+        table.add_row(_safe(r.external_ref), _safe(r.title),
+                      "" if r.cost is None else f"{r.cost:,}", r.status, str(r.votes))
     console.print(table)
 
 
@@ -234,8 +291,12 @@ def consultations_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List consultations, newest first."""
+    from models.participation import CONSULTATION_STATUSES
     from participation.consultations import list_consultations
 
+    if status is not None and status not in CONSULTATION_STATUSES:
+        raise ValidationError(f"{status!r} is not one of {', '.join(CONSULTATION_STATUSES)}",
+                              field="status")
     _require_schema()
     with session_scope() as s:
         rows = list_consultations(s, status=status)
@@ -260,7 +321,7 @@ def consultations_list(
     for r in rows:
         table.add_row(
             r.slug,
-            r.title,
+            _safe(r.title),
             r.status,
             r.method,
             f"{r.opens_at:%Y-%m-%d}",
@@ -562,9 +623,11 @@ def outbox_deliver(
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (2 on bad input, with one line on stderr)."""
     try:
-        app(args=argv, standalone_mode=False)
+        rv = app(args=argv, standalone_mode=False)
     except CivicFlowError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        field = OPTION_NAMES.get(exc.field or "", exc.field)
+        typer.echo(f"error: {field}: {exc.message}" if field else f"error: {exc.message}",
+                   err=True)
         return 2
     except typer.Abort:
         typer.echo("aborted", err=True)
@@ -580,10 +643,24 @@ def main(argv: list[str] | None = None) -> int:
         where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
         typer.echo(f"error: {exc.format_message()}{where}", err=True)
         return 2
-    except (OperationalError, ProgrammingError) as exc:
+    except (OperationalError, ProgrammingError, DataError, IntegrityError) as exc:
         typer.echo(f"error: database: {str(exc.orig).splitlines()[0]}", err=True)
         return 2
-    return 0
+    except (ArgumentError, NoSuchModuleError) as exc:
+        typer.echo(f"error: database URL: {str(exc).splitlines()[0]}", err=True)
+        return 2
+    except ModuleNotFoundError as exc:
+        typer.echo(f"error: database URL: no driver installed ({exc.name})", err=True)
+        return 2
+    except OSError as exc:
+        where = exc.filename or ""
+        typer.echo(f"error: {where}: {exc.strerror or exc}" if where else f"error: {exc}",
+                   err=True)
+        return 2
+    except (OverflowError, ValueError) as exc:
+        typer.echo(f"error: {str(exc).splitlines()[0]}", err=True)
+        return 2
+    return rv if isinstance(rv, int) else 0
 
 
 def entrypoint() -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, time as dtime
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,8 @@ from core import clock
 from core.actor import Actor
 
 DEMO_ACTOR = Actor(kind="system", name="demo")
-BUNDLED = Path(__file__).resolve().parents[1] / "examples" / "data" / "pabulib" / "poland_wieliczka_2023.pb"
+BUNDLED = (Path(__file__).resolve().parents[1] / "examples" / "data" / "pabulib"
+           / "poland_wieliczka_2023.pb")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +49,7 @@ def _opening(meta_date: str | None, zone: str) -> datetime:
     """Opening time: the file's ``date_begin`` (DD.MM.YYYY) at 09:00 local, as UTC."""
     if meta_date:
         day, month, year = (int(x) for x in meta_date.split("."))
-        local = datetime.combine(datetime(year, month, day).date(), dtime(9, 0),
-                                 tzinfo=ZoneInfo(zone))
+        local = datetime(year, month, day, 9, 0, tzinfo=ZoneInfo(zone))
         return local.astimezone(UTC)
     return datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 

@@ -38,7 +38,9 @@ def make_engine(url: str, *, busy_timeout_ms: int = 15000, echo: bool = False) -
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            # one missing folder level (the default ``var/``) is created; a path whose parent
+            # is missing too is more likely a typo, and fails with FileNotFoundError
+            Path(parsed.database).parent.mkdir(exist_ok=True)
         engine = create_engine(
             url,
             echo=echo,

@@ -16,11 +16,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import flows  # noqa: F401  (Prefect defaults before Prefect is imported)
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from sqlalchemy import select
 
+import flows  # noqa: F401  (Prefect defaults before Prefect is imported)
 from core import clock
 from core.db import get_engine, session_scope
 from flows.lifecycle import FLOW_ACTOR, advance_consultations, move_task

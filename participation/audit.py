@@ -129,6 +129,8 @@ def verify_chain(session: Session, *, batch: int = 5000) -> ChainReport:
             expected_seq += 1
             last_id = ev.seq
     head = session.get(AuditHead, 1)
-    if head is not None and head.seq != last_id:
+    if head is None:
+        return ChainReport(count, last_id + 1, "the chain's head row is missing (log wiped?)")
+    if head.seq != last_id:
         return ChainReport(count, last_id + 1, f"head says {head.seq} events, found {last_id}")
     return ChainReport(count, None, None)

@@ -70,6 +70,10 @@ def register_citizen(
             "a citizen with this email, phone or reference already exists", field="email"
         ) from None
     for (channel, purpose), opted_in in (consents or {}).items():
+        if opted_in and channel == "email" and not inp.email:
+            raise ValidationError("consent to email needs an email address", field="consents")
+        if opted_in and channel == "sms" and not inp.phone:
+            raise ValidationError("consent to SMS needs a phone number", field="consents")
         _put_consent(session, citizen.id, channel, purpose, opted_in, consent_source)
     append_event(
         session,

@@ -130,6 +130,18 @@ def add_proposal(
         )
     if c.method == "budget" and inp.cost is None:
         raise ValidationError("a project of a budget consultation needs a cost", field="cost")
+    if c.method != "budget" and inp.cost is not None:
+        raise ValidationError(f"only projects of a budget consultation have a cost "
+                              f"(this one is {c.method})", field="cost")
+    budget = c.method_params.get("budget")
+    if budget is not None and inp.cost is not None and inp.cost > int(budget):
+        raise ValidationError(f"{inp.cost:,} is more than the whole budget {int(budget):,}",
+                              field="cost")
+    same = session.execute(select(Proposal.id).where(
+        Proposal.consultation_id == c.id, Proposal.title == inp.title)).first()
+    if same is not None:
+        raise Conflict(f"this consultation already has a proposal titled {inp.title!r}",
+                       field="title")
     now = clock.now()
     if inp.external_ref is None:
         n = session.execute(

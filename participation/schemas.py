@@ -32,8 +32,11 @@ def parse_input(model: type[M], data: dict[str, Any]) -> M:
         return model.model_validate(data)
     except PydanticValidationError as exc:
         err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or model.__name__
+        loc = ".".join(str(p) for p in err["loc"])
         msg = str(err["msg"]).removeprefix("Value error, ")
+        if not loc:  # a check across fields says which field it blames: "field: message"
+            head, sep, rest = msg.partition(": ")
+            loc, msg = (head, rest) if sep and " " not in head else (model.__name__, msg)
         raise ValidationError(msg, field=loc) from None
 
 
@@ -43,16 +46,21 @@ class CitizenIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     display_name: Annotated[str, Field(min_length=1, max_length=200)]
-    email: str | None = None
-    phone: str | None = None
+    email: Annotated[str, Field(max_length=320)] | None = None
+    phone: Annotated[str, Field(max_length=40)] | None = None
     locale: Literal["en", "fa"] = "en"
     time_zone: str = "UTC"
     preferred_channel: Literal["email", "sms"] = "email"
-    district: str | None = None
+    district: Annotated[str, Field(max_length=120)] | None = None
     birth_year: Annotated[int, Field(ge=1880, le=2100)] | None = None
     gender: Literal["female", "male", "other"] | None = None
-    external_ref: str | None = None
-    phone_region: str = "GB"
+    external_ref: Annotated[str, Field(max_length=200)] | None = None
+    phone_region: str | None = None
+
+    @field_validator("display_name", "district")
+    @classmethod
+    def _plain(cls, v: str | None) -> str | None:
+        return check_plain_text(v) if v is not None else None
 
     @field_validator("email")
     @classmethod
@@ -67,8 +75,28 @@ class CitizenIn(BaseModel):
     @model_validator(mode="after")
     def _phone(self) -> CitizenIn:
         if self.phone:
-            self.phone = normalize_phone(self.phone, default_region=self.phone_region)
+            # a national number is read in the country of the citizen's language (fa → Iran)
+            region = self.phone_region or LOCALE_REGIONS.get(self.locale, "GB")
+            self.phone = normalize_phone(self.phone, default_region=region)
         return self
+
+
+LOCALE_REGIONS = {"fa": "IR", "en": "GB"}
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def check_plain_text(value: str, *, multiline: bool = False) -> str:
+    """Refuse control characters (and bidirectional overrides, which can disguise text).
+
+    Raises:
+        ValueError: naming the offending character by code point.
+    """
+    for ch in value:
+        if (ch in "\n\r" and multiline) or (ch == "\t" and multiline):
+            continue
+        if (not ch.isprintable() and ch != " ") or ch in _BIDI_CONTROLS:
+            raise ValueError(f"must not contain the control character U+{ord(ch):04X}")
+    return value
 
 
 def check_time_zone(value: str) -> str:
@@ -120,7 +148,7 @@ class MethodParams(BaseModel):
     @model_validator(mode="after")
     def _bounds(self) -> MethodParams:
         if self.max_choices is not None and self.max_choices < self.min_choices:
-            raise ValueError("max_choices must not be below min_choices")
+            raise ValueError("method_params.max_choices: must not be below min_choices")
         return self
 
 
@@ -161,19 +189,38 @@ class ConsultationIn(BaseModel):
     @field_validator("opens_at", "closes_at")
     @classmethod
     def _utc(cls, v: datetime) -> datetime:
+        if not 2000 <= v.year <= 2200:
+            raise ValueError(f"{v.isoformat()} is outside the years 2000-2200")
         return ensure_utc(v)
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, v: str) -> str:
+        return check_plain_text(v)
+
+    @field_validator("body")
+    @classmethod
+    def _body(cls, v: str) -> str:
+        return check_plain_text(v, multiline=True)
 
     @model_validator(mode="after")
     def _window(self) -> ConsultationIn:
         if self.closes_at <= self.opens_at:
-            raise ValueError("closes_at must be after opens_at")
-        if self.method == "budget" and self.method_params.budget is None:
-            raise ValueError("a budget consultation needs method_params.budget")
-        elig = self.eligibility
-        unknown = set(elig) - {"districts", "minimum_age"}
+            raise ValueError("closes_at: must be after opens_at")
+        params = self.method_params
+        if self.method == "budget" and params.budget is None:
+            raise ValueError("method_params.budget: a budget consultation needs a budget")
+        if self.method != "budget":
+            for name in BUDGET_ONLY:
+                if getattr(params, name) is not None:
+                    raise ValueError(f"method_params.{name}: only budget consultations take it")
+        unknown = set(self.eligibility) - {"districts", "minimum_age"}
         if unknown:
             raise ValueError(f"eligibility: unknown key(s) {sorted(unknown)}")
         return self
+
+
+BUDGET_ONLY = ("budget", "max_points", "min_sum_points", "max_sum_points")
 
 
 class ProposalIn(BaseModel):
@@ -182,6 +229,17 @@ class ProposalIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     title: Annotated[str, Field(min_length=1, max_length=500)]
     body: str = ""
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, v: str) -> str:
+        return check_plain_text(v)
+
+    @field_validator("body")
+    @classmethod
+    def _body(cls, v: str) -> str:
+        return check_plain_text(v, multiline=True)
+
     cost: Annotated[int, Field(ge=0)] | None = None
     category: str | None = None
     external_ref: str | None = None

@@ -37,6 +37,8 @@ GOOD = [
     "Trees",
 ]
 
+OTHER = [*GOOD[:3], "other-1", *GOOD[4:]]
+
 
 @pytest.fixture
 def cli(fresh_db, monkeypatch):
@@ -114,6 +116,20 @@ def test_commands_work_end_to_end(cli):
         (GOOD, "error: slug: the slug 'park-2027' is already used"),
         (["consultations", "show", "nope"], "error: consultation: no consultation 'nope'"),
         (["consultations", "frobnicate"], "No such command"),
+        (["citizens", "add", "--name", "X", "--district", "x" * 200], "error: district:"),
+        (["citizens", "add", "--name", "X", "--opt-in", "email:reminders"],
+         "error: opt-in: consent to email needs an email address"),
+        (["citizens", "add", "--name", "X\x1b[31mred"], "error: name: must not contain"),
+        ([*OTHER[:11], "2027-01-01T00:00", *OTHER[12:]], "error: closes-at: must be after"),
+        ([*OTHER[:9], "9999-12-31T23:00", *OTHER[10:]], "error: opens-at:"),
+        ([*OTHER[:13], '{"budget": 100}', *OTHER[14:]], "error: params.budget: only budget"),
+        ([*OTHER[:5], "Title\u202eevil", *OTHER[6:]], "error: title: must not contain"),
+        ([*OTHER[:-1], "Benches"], "error: proposal 2 title: this consultation already has"),
+        ([*OTHER[:7], "budget", *OTHER[8:13], '{"budget": 100}', "--proposal", "Big=500"],
+         "error: proposal 1 cost: 500 is more than the whole budget 100"),
+        ([*OTHER[:7], "budget", *OTHER[8:13], '{"budget": 100}', "--proposal", "Big=abc"],
+         "error: proposal 1: 'Big=abc': a budget project is written TITLE=COST"),
+        (["consultations", "list", "--status", "bogus"], "error: status: 'bogus' is not one of"),
     ],
 )
 def test_bad_input_gives_one_line_and_changes_nothing(cli, args, needle):
@@ -131,10 +147,31 @@ def test_bad_input_gives_one_line_and_changes_nothing(cli, args, needle):
 def test_commands_before_upgrade_say_what_to_do(cli):
     done = cli("consultations", "list")
     assert done.returncode == 2
-    assert (
-        done.stderr.strip()
-        == "error: the database has no schema yet: run `civicflow db upgrade` first"
-    )
+    assert done.stderr.strip().endswith("run `civicflow db upgrade` first")
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_audit_verify_exits_1_on_a_tampered_chain(cli):
+    cli("db", "upgrade")
+    cli(*GOOD)
+    engine = make_engine(cli.url)
+    with engine.begin() as conn:
+        conn.execute(AuditEvent.__table__.update().where(AuditEvent.seq == 2)
+                     .values(actor="someone-else"))
+    engine.dispose()
+    done = cli("audit", "verify")
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "audit chain broken at event 2: contents do not match the stored digest")
+
+
+def test_bad_database_url_is_one_line(cli):
+    env = {**os.environ, "CIVICFLOW_DB__URL": "notaurl"}
+    done = subprocess.run([sys.executable, "-m", "civicflow", "db", "upgrade"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: database URL:")
+    assert len(done.stderr.strip().splitlines()) == 1
 
 
 def test_every_command_has_help(cli):
