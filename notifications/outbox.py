@@ -369,15 +369,7 @@ def _enqueue_one(
         .limit(1)
     ).scalar_one_or_none()
     if existing is not None:
-        return EnqueueResult(
-            existing.idempotency_key,
-            existing.id,
-            False,
-            existing.channel,
-            existing.status,
-            existing.reason,
-            existing.not_before,
-        )
+        return _result(existing, created=False)
     row = session.execute(
         _facts_select(
             kind=kind, consultation_id=consultation_id, round=round, purpose=purpose
@@ -419,14 +411,12 @@ def _enqueue_one(
                 "reason": stored.reason,
             },
         )
+    return _result(stored, created=created)
+
+
+def _result(m: OutboxMessage, *, created: bool) -> EnqueueResult:
     return EnqueueResult(
-        stored.idempotency_key,
-        stored.id,
-        created,
-        stored.channel,
-        stored.status,
-        stored.reason,
-        stored.not_before,
+        m.idempotency_key, m.id, created, m.channel, m.status, m.reason, m.not_before
     )
 
 
