@@ -422,9 +422,10 @@ def comment_thread(
         .join(tree, child.parent_id == tree.c.id)
         .where(child.moderation_state == "visible", tree.c.depth < 20)
     )
-    reply_depth = dict(
-        session.execute(select(tree.c.id, tree.c.depth).limit(max_replies)).tuples().all()
-    )
+    reply_depth = {
+        int(r[0]): int(r[1])
+        for r in session.execute(select(tree.c.id, tree.c.depth).limit(max_replies)).all()
+    }
     wanted = root_ids + list(reply_depth)
     rows = session.execute(
         select(

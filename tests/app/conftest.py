@@ -14,15 +14,16 @@ from typing import Any
 
 import pytest
 import streamlit as st
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
 from core.actor import Actor
-from core.db import session_scope
+from core.db import make_engine, session_scope
 from core.settings import get_settings
 from participation import auth
 from tests import factories as f
+from tests.conftest import PG_URL
 
 APP = Path(__file__).resolve().parents[2] / "participation_app" / "app.py"
 SYSTEM = Actor(kind="system", name="test")
@@ -75,8 +76,29 @@ def app_db(fresh_db, monkeypatch) -> Iterator[AppDb]:
     url = engine.url.render_as_string(hide_password=False)
     _point_app_at(url, monkeypatch)
     yield AppDb(engine, url)
-    get_settings.cache_clear()
     st.cache_resource.clear()
+    get_settings.cache_clear()
+    drop_now(engine)
+
+
+def drop_now(engine: Engine) -> None:
+    """Close ``engine`` and, on PostgreSQL, drop its schema at once.
+
+    The shared ``fresh_db`` drops every schema it made in one transaction at the end of the
+    session; with one schema per app test that runs out of lock slots
+    (``max_locks_per_transaction``), so app tests drop theirs one by one.
+    """
+    engine.dispose()
+    if engine.dialect.name != "postgresql":
+        return
+    options = str(engine.url.query.get("options", ""))
+    schema = options.partition("search_path=")[2]
+    if not schema.startswith("cf_test_"):
+        return
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
 
 
 def open_app(
@@ -143,3 +165,14 @@ def button(at: AppTest, label: str, nth: int = 0) -> Any:
 def db_session(app_db: AppDb) -> Session:
     """A plain session for reading back what the app wrote."""
     return Session(app_db.engine)
+
+
+def slug_of(app_db: AppDb, consultation_id: int) -> str:
+    """The slug of a consultation the factories made."""
+    from models import Consultation
+
+    with app_db.session() as s:
+        return str(s.get(Consultation, consultation_id).slug)
+
+
+CONSULTATION = "app_pages/consultation.py"

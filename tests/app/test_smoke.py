@@ -18,7 +18,7 @@ from participation.comments import post_comment, report_comment
 from participation.tallying import tally
 from participation_app import nav
 from tests import factories as f
-from tests.app.conftest import SYSTEM, AppDb, open_app
+from tests.app.conftest import SYSTEM, AppDb, drop_now, open_app
 
 ROLES = ("anonymous", "citizen", "organizer", "council", "admin")
 
@@ -92,6 +92,7 @@ def world(fresh_db) -> Iterator[dict[str, object]]:
         yield {"actors": actors, "slugs": slugs}
         get_settings.cache_clear()
         st.cache_resource.clear()
+        drop_now(engine)
 
 
 CASES = [(role, name) for role in ROLES for name in nav.page_names(role)]

@@ -1,0 +1,80 @@
+"""Signing in through the app: a citizen with an emailed code, staff with a password; the
+page list follows the role."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from core.actor import Actor
+from models import OutboxMessage
+from tests import factories as f
+from tests.app.conftest import alerts, button, open_app
+
+SIGNIN = "app_pages/signin.py"
+
+
+def _queued_code(app_db) -> str:
+    with app_db.session() as s:
+        msg = s.execute(
+            select(OutboxMessage).where(OutboxMessage.kind == "signin_code")
+        ).scalar_one()
+        return str(msg.payload["code"])
+
+
+def test_citizen_signs_in_with_the_emailed_code(app_db):
+    with app_db.session() as s:
+        ann = f.citizen(s, display_name="Ann", email="ann@example.invalid", locale="fa")
+    at = open_app(None, page=SIGNIN)
+    at.text_input(key="signin_address").input("ann@example.invalid")
+    button(at, "Send me a code").click().run()
+    assert (
+        "info: If this address is registered, a six-digit code is on its way. It is valid "
+        "for 10 minutes." in alerts(at)
+    )
+    code = _queued_code(app_db)
+
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    at.text_input(key="signin_code").input(wrong)
+    button(at, "Sign in").click().run()
+    assert "error: This code is not right. 4 attempt(s) left." in alerts(at)
+
+    at.text_input(key="signin_code").input(code)
+    button(at, "Sign in").click().run()
+    assert not at.exception
+    assert at.session_state["actor"] == Actor(kind="citizen", id=ann)
+    # the citizen's pages now exist, in the citizen's language (Persian)
+    at.switch_page("app_pages/my_participation.py").run()
+    assert not at.exception
+    assert at.session_state["lang"] == "fa"
+
+
+def test_unknown_address_gets_the_same_answer_and_no_code(app_db):
+    at = open_app(None, page=SIGNIN)
+    at.text_input(key="signin_address").input("nobody@example.invalid")
+    button(at, "Send me a code").click().run()
+    assert any(a.startswith("info: If this address is registered") for a in alerts(at))
+    with app_db.session() as s:
+        assert s.execute(select(OutboxMessage)).first() is None
+
+
+def test_staff_sign_in_with_a_password(app_db):
+    organizer = app_db.staff("organizer", username="maryam")
+    at = open_app(None, page=SIGNIN)
+    at.text_input(key="staff_username").input("maryam")
+    at.text_input(key="staff_password").input("not the password")
+    button(at, "Sign in as staff").click().run()
+    assert "error: Wrong username or password." in alerts(at)
+    assert "actor" not in at.session_state
+
+    at.text_input(key="staff_password").input("a long password")
+    button(at, "Sign in as staff").click().run()
+    assert at.session_state["actor"] == organizer
+    at.switch_page("app_pages/moderation.py").run()
+    assert not at.exception
+
+
+def test_sign_out_forgets_the_person(app_db):
+    organizer = app_db.staff("organizer")
+    at = open_app(organizer, page="app_pages/manage.py")
+    at.button(key="signout").click().run()
+    assert "actor" not in at.session_state
