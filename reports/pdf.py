@@ -24,9 +24,9 @@ import matplotlib as mpl
 from fpdf import FPDF, FontFace
 from fpdf.enums import XPos, YPos
 
-from reports.metrics import format_value
 from reports.render import LABELS, column_heading, format_cell
 from reports.schemas import Figure, ReportData
+from reports.scorecard import format_value
 
 __all__ = ["render_pdf"]
 

@@ -39,8 +39,9 @@ from core.errors import ValidationError
 from models import Report
 from participation.exports import neutralise, write_csv
 from reports.charts import render_chart
-from reports.metrics import consultation_metrics, format_value, survey_wave_metrics
+from reports.metrics import consultation_metrics, survey_wave_metrics
 from reports.schemas import Cell, ReportData, ReportFiles, Table
+from reports.scorecard import format_value
 
 __all__ = ["FORMATS", "LABELS", "build_report", "column_heading", "format_cell", "render_html"]
 

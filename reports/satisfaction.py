@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from reports.rules import MIN_CELL, Metric
 from reports.schemas import Cell, Chart, Figure, ReportData, Table
+from reports.scorecard import scorecard_table
 from surveys.instruments import Driver
 from surveys.results import get_survey, survey_results
 from surveys.rules import GroupScore, Score
@@ -263,8 +264,6 @@ def survey_wave_metrics(session: Session, *, survey_id: int) -> ReportData:
     Raises:
         NotFound: no such survey.
     """
-    from reports.metrics import scorecard_table  # shared with the consultation report
-
     survey = get_survey(session, ref=survey_id)
     res = survey_results(session, survey_id=survey.id)
     figures = satisfaction_figures(res)

@@ -18,7 +18,7 @@ from core.actor import Actor
 from core.errors import ValidationError
 from models import Population
 from participation.audit import append_event
-from reports.metrics import age_band_bounds
+from reports.sections import age_band_bounds
 
 __all__ = ["GENDERS", "POPULATION_COLUMNS", "PopulationImport", "import_population_csv"]
 
