@@ -1,7 +1,8 @@
 """``civicflow demo``: a full consultation cycle on a real participatory budget.
 
 On a fresh SQLite database and Prefect's temporary local API (no server to start), it
-stages a real Pabulib instance (bundled: Wieliczka's 2023 Green Budget) as a live
+stages a real Pabulib instance (bundled: Warsaw 2018, Nowe Włochy; or Wieliczka's 2023
+Green Budget, funded by the Method of Equal Shares, with ``--data``) as a live
 consultation with its eligible population, then runs the ``consultation-cycle`` flow with a
 simulated clock: publish → invitations → reminder rounds to those who have not voted (the
 real ballots arrive over the simulated weeks) → close → tally with the rule the city used →
@@ -25,8 +26,9 @@ from core import clock
 from core.actor import Actor
 
 DEMO_ACTOR = Actor(kind="system", name="demo")
-BUNDLED = (Path(__file__).resolve().parents[1] / "examples" / "data" / "pabulib"
-           / "poland_wieliczka_2023.pb")
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "data" / "pabulib"
+#: the default instance: Warsaw 2018, Nowe Włochy (1,067 real ballots, 23 projects, greedy)
+BUNDLED = EXAMPLES / "poland_warszawa_2018_nowe-wlochy.pb"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +62,7 @@ def run_demo(workdir: Path, *, data: Path | None = None, turnout: float = 0.3,
 
     Args:
         workdir: folder for ``civicflow.db``, ``outbox/`` (messages as .eml/.sms.json files).
-        data: a Pabulib ``.pb`` file (default: the bundled Wieliczka 2023 instance).
+        data: a Pabulib ``.pb`` file (default: the bundled Warsaw 2018 Nowe Włochy instance).
         turnout: assumed share of the eligible population that voted — Pabulib files do not
             give the eligible population, so ``eligible = voters / turnout``.
     Returns:
