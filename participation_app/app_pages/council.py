@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.errors import CivicFlowError
 from participation.consultations import answer_proposal
-from participation_app import queries, results, state, ui
+from participation_app import queries, report_view, results, state, ui
 from participation_app.ui import tr
 
 who = state.require("council")
@@ -88,3 +88,6 @@ for item in items:
                 else:
                     ui.flash("success", tr("council.saved"))
                     st.rerun()
+
+report_view.render(view)
+report_view.files(view)

@@ -4,14 +4,19 @@ turnout by channel."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import streamlit as st
 
 from core.errors import CivicFlowError
+from core.settings import get_settings
 from notifications.outbox import enqueue_results, plan_invitations
 from participation.consultations import add_proposal, transition, withdraw_proposal
 from participation.tallying import tally
 from participation_app import i18n, queries, results, state, ui
 from participation_app.ui import tr
+from reports.render import build_report
 
 who = state.require("organizer")
 st.title(tr("manage.title"))
@@ -87,6 +92,20 @@ def _invite() -> None:
         st.rerun()
 
 
+def _report() -> None:
+    folder = Path(get_settings().app.report_dir) / view.slug
+    try:
+        with st.status(tr("manage.reporting"), expanded=False) as box, state.db() as s:
+            build_report(s, consultation_id=view.id, out_dir=folder, locale=state.lang())
+            transition(s, consultation_id=view.id, to="reported", actor=who)
+            box.update(state="complete")
+    except CivicFlowError as exc:
+        ui.error(exc)
+    else:
+        ui.flash("success", tr("manage.moved", status=tr("status.reported")))
+        st.rerun()
+
+
 def _send_results() -> None:
     try:
         with state.db() as s:
@@ -100,7 +119,7 @@ def _send_results() -> None:
 
 
 st.subheader(tr("manage.actions"))
-actions: list[tuple[str, object]] = {
+steps: dict[str, list[tuple[str, Callable[[], None]]]] = {
     "draft": [
         ("manage.publish", lambda: _move("published")),
         ("manage.archive", lambda: _move("archived")),
@@ -108,19 +127,20 @@ actions: list[tuple[str, object]] = {
     "published": [("manage.open", lambda: _move("open")), ("manage.invite", _invite)],
     "open": [("manage.close", lambda: _move("closed")), ("manage.invite", _invite)],
     "closed": [("manage.tally", _count)],
-    "tallied": [("manage.results_msg", _send_results)],
+    "tallied": [("manage.report", _report), ("manage.results_msg", _send_results)],
     "reported": [
         ("manage.results_msg", _send_results),
         ("manage.archive", lambda: _move("archived")),
     ],
-}.get(view.status, [])
+}
+actions = steps.get(view.status, [])
 if actions:
     cols = st.columns(len(actions))
     for col, (key, run) in zip(cols, actions, strict=True):
         if col.button(
             tr(key), key=f"action:{key}", type="primary" if col is cols[0] else "secondary"
         ):
-            run()  # type: ignore[operator]
+            run()
 
 if view.status in ("open", "closed", *queries.RESULT_STATUSES):
     results.turnout(view)

@@ -70,10 +70,13 @@ def _point_app_at(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def app_db(fresh_db, monkeypatch) -> Iterator[AppDb]:
-    """A new migrated database the app uses (SQLite file or PostgreSQL schema)."""
+def app_db(fresh_db, monkeypatch, tmp_path) -> Iterator[AppDb]:
+    """A new migrated database the app uses (SQLite file or PostgreSQL schema); reports and
+    outbox files go into the test's temporary folder."""
     engine = fresh_db.engine()
     url = engine.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("CIVICFLOW_APP__REPORT_DIR", str(tmp_path / "reports"))
+    monkeypatch.setenv("CIVICFLOW_APP__OUTBOX_DIR", str(tmp_path / "outbox"))
     _point_app_at(url, monkeypatch)
     yield AppDb(engine, url)
     st.cache_resource.clear()

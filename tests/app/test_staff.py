@@ -234,3 +234,35 @@ def test_council_answer_needs_reasons(app_db):
     at = open_app(council, page="app_pages/council.py")
     button(at, "Save answer").click().run()
     assert any("the answer must give reasons" in a for a in alerts(at))
+
+
+def test_organizer_builds_the_governance_report(app_db, tmp_path):
+    organizer = app_db.staff("organizer")
+    with app_db.session() as s:
+        cid, _ = f.consultation(s, status="closed")
+        tally(s, consultation_id=cid, actor=SYSTEM)
+    at = open_app(organizer, page=MANAGE)
+    at.selectbox[0].set_value(slug_of(app_db, cid)).run()
+    button(at, "Build the governance report").click().run()
+    assert "success: The consultation is now reported." in alerts(at)
+    slug = slug_of(app_db, cid)
+    assert (tmp_path / "reports" / slug / "report.html").is_file()
+    with app_db.session() as s:
+        assert s.get(Consultation, cid).status == "reported"
+
+
+def test_council_sees_the_report_and_gets_its_files(app_db):
+    council = app_db.staff("council")
+    with app_db.session() as s:
+        cid, _ = f.consultation(s, status="closed")
+        tally(s, consultation_id=cid, actor=SYSTEM)
+    at = open_app(council, page="app_pages/council.py")
+    text = page_text(at)
+    assert "Governance report" in text
+    assert "Proposals answered" in text
+    assert "Scorecard: UNDP characteristics of good governance" in text
+    assert at.dataframe
+    button(at, "Prepare the report files (HTML, PDF, spreadsheet)").click().run()
+    assert not at.exception
+    labels = [el.proto.label for el in at.get("download_button")]
+    assert labels == ["Download HTML", "Download PDF", "Download spreadsheet"]
