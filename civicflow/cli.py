@@ -620,6 +620,66 @@ def outbox_deliver(
         typer.echo("reasons: " + ", ".join(f"{k} {v}" for k, v in report.reasons.items()))
 
 
+# --- the participation app and its staff users ----------------------------------------------
+
+staff_app = typer.Typer(
+    help="Staff users: organizers, council members, administrators.", no_args_is_help=True
+)
+app.add_typer(staff_app, name="staff")
+
+
+@staff_app.command("add")
+def staff_add(
+    username: Annotated[str, typer.Option(help="Sign-in name (letters, digits, . _ -).")],
+    role: Annotated[str, typer.Option(help="organizer, council or admin.")],
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read the password from standard input."),
+    ] = False,
+    name: Annotated[str | None, typer.Option(help="Name shown in the app.")] = None,
+    email: Annotated[str | None, typer.Option(help="Work email address.")] = None,
+) -> None:
+    """Create a staff user; the password comes on standard input, never on the command line
+    (where shell history and process lists would keep it)."""
+    from participation.auth import create_staff_user
+
+    if not password_stdin:
+        raise ValidationError(
+            "pass --password-stdin and type the password on standard input", field="password"
+        )
+    password = sys.stdin.readline().rstrip("\r\n")
+    _require_schema()
+    with session_scope() as s:
+        out = create_staff_user(
+            s,
+            username=username,
+            role=role,
+            password=password,
+            actor=OPERATOR,
+            display_name=name,
+            email=email,
+        )
+    typer.echo(f"staff user {_safe(out.username)} ({out.role}) created")
+
+
+@app.command("app")
+def app_cmd(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8501,
+    address: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+) -> None:
+    """Run the participation app (`streamlit run participation_app/app.py`)."""
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "participation_app" / "app.py"
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(script),
+        "--server.port", str(port), "--server.address", address,
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    # a fixed program with typed arguments, no shell
+    raise typer.Exit(subprocess.call(command))  # noqa: S603
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (2 on bad input, with one line on stderr)."""
     try:
