@@ -80,6 +80,7 @@ def run_demo(workdir: Path, *, data: Path | None = None, turnout: float = 0.3,
             f.unlink()
     os.environ["CIVICFLOW_DB__URL"] = f"sqlite:///{db}"
     os.environ["CIVICFLOW_APP__OUTBOX_DIR"] = str(outbox)
+    os.environ["CIVICFLOW_APP__REPORT_DIR"] = str(workdir / "reports")
     os.environ.setdefault("CIVICFLOW_EMAIL__BACKEND", "file")
     os.environ.setdefault("CIVICFLOW_SMS__BACKEND", "file")
     os.environ.setdefault("PREFECT_HOME", str((workdir.parent / "prefect").resolve()))

@@ -26,9 +26,16 @@ from core.db import get_engine, session_scope
 from flows.lifecycle import FLOW_ACTOR, advance_consultations, move_task
 from models import Consultation
 from notifications.delivery import deliver_pending, make_senders
-from notifications.outbox import enqueue_results, plan_invitations, plan_reminders
+from notifications.outbox import (
+    enqueue_results,
+    enqueue_survey_invitation,
+    plan_invitations,
+    plan_reminders,
+)
+from participation.consultations import transition
 from participation.simulation import arrive_ballots
 from participation.tallying import tally
+from surveys.service import create_pulse
 
 
 @task(name="plan-invitations")
@@ -78,6 +85,67 @@ def enqueue_results_task(consultation_id: int) -> dict[str, int]:
     """Queue the results ("you said, we did") to every participant."""
     with session_scope() as s:
         return dict(enqueue_results(s, consultation_id=consultation_id, actor=FLOW_ACTOR).counts)
+
+
+@task(name="satisfaction-pulse")
+def pulse_task(consultation_id: int, days_open: float = 14.0) -> dict[str, int]:
+    """Create the consultation's satisfaction pulse and invite its participants."""
+    with session_scope() as s:
+        pulse = create_pulse(s, consultation_id=consultation_id, actor=FLOW_ACTOR)
+        plan = enqueue_survey_invitation(
+            s, survey_id=pulse.survey_id, closes_at=clock.now() + timedelta(days=days_open),
+            actor=FLOW_ACTOR)
+        return dict(plan.counts)
+
+
+@task(name="build-report", retries=2, retry_delay_seconds=[2, 5])
+def build_report_task(consultation_id: int, out_dir: str) -> dict[str, Any]:
+    """Write the governance report (HTML, PDF, CSV, XLSX, JSON) and mark it ``reported``."""
+    from reports.render import build_report
+
+    with session_scope() as s:
+        files = build_report(s, consultation_id=consultation_id, out_dir=out_dir)
+        c = s.get(Consultation, consultation_id)
+        if c is not None and c.status == "tallied":
+            transition(s, consultation_id=consultation_id, to="reported", actor=FLOW_ACTOR)
+        return {"report_id": files.report_id, "digest": files.input_digest,
+                "files": {k: str(v) for k, v in files.files.items()}}
+
+
+@task(name="email-council", retries=3, retry_delay_seconds=[2, 5, 15])
+def email_council_task(consultation_id: int, report: dict[str, Any]) -> dict[str, int]:
+    """Email the report's PDF to the council's members (once each, whatever the retries)."""
+    from sqlalchemy import func
+
+    from models import Ballot
+    from notifications.council import deliver_report_to_council
+
+    email, _ = make_senders()
+    with session_scope() as s:
+        ballots = s.execute(select(func.count()).select_from(Ballot).where(
+            Ballot.consultation_id == consultation_id)).scalar_one()
+        done = deliver_report_to_council(
+            s, consultation_id=consultation_id, report_id=int(report["report_id"]),
+            pdf_path=report["files"]["pdf"], sender=email,
+            summary={"turnout": _turnout_text(report), "ballots": f"{ballots:,}",
+                     "digest": str(report["digest"])})
+        return {"sent": done.sent, "already_sent": done.already_sent, "members": done.members}
+
+
+def _turnout_text(report: dict[str, Any]) -> str:
+    import json
+    from pathlib import Path
+
+    path = report["files"].get("json")
+    if not path:
+        return "see the report"
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    for fig in data.get("report", {}).get("figures", []):
+        if isinstance(fig, dict) and fig.get("key") == "turnout":
+            value, n = fig.get("value"), fig.get("n")
+            if isinstance(value, int | float):
+                return f"{value:.1%} (n = {n})"
+    return "see the report"
 
 
 @flow(name="deliver-outbox")
@@ -130,12 +198,36 @@ def send_reminders(consultation_id: int | None = None) -> dict[int, dict[str, in
 
 @flow(name="close-consultation")
 def close_consultation(consultation_id: int) -> dict[str, Any]:
-    """Close (when due), tally, and queue the results to participants; then send."""
+    """Close (when due), tally, queue the results and the satisfaction pulse; then send."""
     advance_consultations()
     result = tally_task(consultation_id)
     enqueue_results_task(consultation_id)
+    pulse_task(consultation_id)
     deliver_outbox()
     return result
+
+
+@flow(name="governance-report")
+def governance_report(consultation_id: int, out_dir: str | None = None) -> dict[str, Any]:
+    """Build the governance report, mark the consultation reported, email the council.
+
+    Args:
+        out_dir: folder for the files (default ``<report_dir>/<consultation id>``).
+    Returns:
+        ``{"report_id", "digest", "files": {format: path}, "council": {...}}``.
+    """
+    from core.settings import get_settings
+
+    folder = out_dir or str(get_settings().app.report_dir / str(consultation_id))
+    report = build_report_task(consultation_id, folder)
+    council = email_council_task(consultation_id, report)
+    links = "\n".join(f"- {k}: `{v}`" for k, v in sorted(report["files"].items())
+                      if not k.startswith("csv:"))
+    create_markdown_artifact(
+        key="governance-report", description="governance report built and delivered",
+        markdown=f"# Governance report\n\ndigest `{report['digest']}`\n\n{links}\n\n"
+        f"council emails: {council}")
+    return {**report, "council": council}
 
 
 def _milestones(c: Consultation) -> list[tuple[str, datetime]]:
@@ -194,9 +286,12 @@ def consultation_cycle(
             else:
                 result = close_consultation(consultation_id)
                 steps.append((name, clock.now().isoformat(), result.get("selected")))
+                report = governance_report(consultation_id)
+                steps.append(("report", clock.now().isoformat(), report["files"].get("html")))
         with session_scope() as s:
             final = s.get(Consultation, consultation_id)
             result_json = dict(final.result or {}) if final is not None else {}
+        report_files = next((d for n, _, d in steps if n == "report"), None)
     finally:
         if sim is not None:
             clock.set_clock(previous)
@@ -205,4 +300,4 @@ def consultation_cycle(
         key="consultation-cycle", description="the whole consultation cycle",
         markdown="# Consultation cycle\n\n| step | at (UTC) | detail |\n|---|---|---|\n"
         + "\n".join(lines))
-    return {"steps": steps, "result": result_json}
+    return {"steps": steps, "result": result_json, "report": report_files}

@@ -119,6 +119,6 @@ def test_bad_input_is_one_line_on_stderr(cli, args, env, needle):
 def test_commands_need_a_schema(cli):
     out = cli("outbox", "list")
     assert out.returncode == 2
-    assert out.stderr.strip() == (
-        "error: the database has no schema yet: run `civicflow db upgrade` first"
-    )
+    assert out.stderr.startswith("error: ")
+    assert out.stderr.strip().endswith("run `civicflow db upgrade` first")
+    assert len(out.stderr.strip().splitlines()) == 1

@@ -23,6 +23,7 @@ def staged(prefect_harness, flow_db, realdata, tmp_path, monkeypatch):
     from core.settings import get_settings
 
     monkeypatch.setenv("CIVICFLOW_APP__OUTBOX_DIR", str(tmp_path / "outbox"))
+    monkeypatch.setenv("CIVICFLOW_APP__REPORT_DIR", str(tmp_path / "reports"))
     monkeypatch.setenv("CIVICFLOW_EMAIL__BACKEND", "file")
     monkeypatch.setenv("CIVICFLOW_SMS__BACKEND", "file")
     get_settings.cache_clear()
@@ -54,12 +55,22 @@ def test_cycle_tallies_like_the_city_and_never_sends_twice(staged, flow_db):
     assert set(result["result"]["selected"]) == published
     with session_scope(flow_db) as s:
         c = s.get(Consultation, out.consultation_id)
-        assert c.status == "tallied"
+        assert c.status == "reported"
         ballots = s.execute(select(func.count()).select_from(Ballot)).scalar_one()
     assert ballots == len(pb.voters) == 265
     counts = _outbox(flow_db)
     assert counts[("invitation", "email", "sent")] > 0
     assert counts[("reminder", "email", "sent")] > 0
+    assert counts[("results", "email", "sent")] > 0
+    assert counts[("survey_invitation", "email", "sent")] > 0
+    assert counts[("report", "email", "sent")] == 1  # the one council member
+    report = result["report"]
+    assert report is not None
+    assert Path(report).is_file()
+    assert Path(report).with_name("report.pdf").read_bytes().startswith(b"%PDF")
+    council_mail = [p for p in outbox.iterdir() if p.name.startswith("report")]
+    assert len(council_mail) == 1
+    assert b"application/pdf" in council_mail[0].read_bytes()
     assert not any(st in ("pending", "sending") for (_, _, st) in counts)
     files = sorted(p.name for p in outbox.iterdir())
     sent = sum(n for (_, _, st), n in counts.items() if st == "sent")
