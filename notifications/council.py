@@ -25,7 +25,8 @@ from notifications.backends.base import Attachment, EmailMessageSpec, EmailSende
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
-    undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+    autoescape=False)  # noqa: S701 - plain-text email parts only, never HTML
 
 
 @dataclass(frozen=True, slots=True)
