@@ -1,0 +1,29 @@
+"""Every SMS fits the default segment limit even with a long, non-GSM title (Polish ł, Persian)."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.settings import SmsSettings
+from notifications.sms import count_segments
+from notifications.templating import render_message
+
+LONG_TITLE = "Local PB in Warsaw, Włochy | Nowe Włochy — green courtyards and safer crossings"
+URL = "http://localhost:8501/c/demo-poland-warszawa-2018-nowe-wlochy"
+CONTEXT = {
+    "citizen_name": "Resident 17", "organization": "CivicFlow",
+    "unsubscribe_url": "http://localhost:8501/u?t=abc", "consultation_title": LONG_TITLE,
+    "consultation_url": URL, "closes_at": "Friday 29 June, 23:59", "results_url": URL,
+    "proposals": [], "survey_title": LONG_TITLE + " — satisfaction", "survey_url": URL,
+}
+
+
+@pytest.mark.parametrize("locale", ["en", "fa"])
+@pytest.mark.parametrize("message", ["invitation", "reminder", "results", "survey_invitation"])
+def test_sms_with_a_long_title_stays_within_the_default_limit(message, locale):
+    sms = render_message(message, locale, CONTEXT).sms
+    segments = count_segments(sms)
+    assert segments.encoding == "UCS-2"  # "ł" and Persian letters are not GSM-7
+    assert segments.segments <= SmsSettings().max_segments, (segments, sms)
+    assert "…" in sms  # the title was shortened, the link and the opt-out line were kept
+    assert URL in sms
