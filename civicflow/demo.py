@@ -40,7 +40,8 @@ class DemoSummary:
     ballots: int
     selected: tuple[str, ...]
     published: tuple[str, ...]
-    messages: dict[tuple[str, str], int]
+    messages: dict[tuple[str, str, str], int]
+    report: Path | None
     cycle_seconds: float
     prefect_startup_seconds: float
     database: Path
@@ -139,21 +140,24 @@ def _summarise(session_scope, staged, out, cycle, startup, db, outbox) -> DemoSu
     with session_scope() as s:
         ballots = s.execute(select(func.count()).select_from(Ballot).where(
             Ballot.consultation_id == staged.consultation_id)).scalar_one()
-        rows = s.execute(select(OutboxMessage.channel, OutboxMessage.status, func.count())
-                         .group_by(OutboxMessage.channel, OutboxMessage.status)).all()
+        rows = s.execute(select(OutboxMessage.kind, OutboxMessage.channel, OutboxMessage.status,
+                                func.count())
+                         .group_by(OutboxMessage.kind, OutboxMessage.channel,
+                                   OutboxMessage.status)).all()
     return DemoSummary(
         slug=staged.slug, eligible=staged.eligible, ballots=int(ballots),
         selected=tuple(out["result"].get("selected", ())), published=staged.published_selected,
-        messages={(r[0], r[1]): int(r[2]) for r in rows}, cycle_seconds=cycle,
+        messages={(r[0], r[1], r[2]): int(r[3]) for r in rows}, cycle_seconds=cycle,
+        report=Path(out["report"]) if out.get("report") else None,
         prefect_startup_seconds=startup, database=db, outbox=outbox)
 
 
 def _print(console: Console, d: DemoSummary, rule: str) -> None:
     console.print(f"\n[bold]Turnout[/]: {d.ballots:,} of {d.eligible:,} eligible "
                   f"({d.ballots / d.eligible:.1%})")
-    t = Table("channel", "status", "messages", title="Messages")
-    for (ch, st), n in sorted(d.messages.items()):
-        t.add_row(ch, st, f"{n:,}")
+    t = Table("message", "channel", "status", "count", title="Messages by channel and status")
+    for (kind, ch, st), n in sorted(d.messages.items()):
+        t.add_row(kind, ch, st, f"{n:,}")
     console.print(t)
     same = set(d.selected) == set(d.published)
     console.print(f"[bold]Selected projects[/] ({rule}): {len(d.selected)}; city published "
@@ -163,4 +167,4 @@ def _print(console: Console, d: DemoSummary, rule: str) -> None:
                       f"only the city: {sorted(set(d.published) - set(d.selected))}")
     console.print(f"cycle took {d.cycle_seconds:.1f} s, of which Prefect start-up "
                   f"{d.prefect_startup_seconds:.1f} s")
-    console.print(f"database: {d.database}\noutbox:   {d.outbox}")
+    console.print(f"database: {d.database}\noutbox:   {d.outbox}\nreport:   {d.report}")
