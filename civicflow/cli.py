@@ -675,9 +675,24 @@ def app_cmd(
         sys.executable, "-m", "streamlit", "run", str(script),
         "--server.port", str(port), "--server.address", address,
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "viewer",
     ]  # fmt: skip
     # a fixed program with typed arguments, no shell
     raise typer.Exit(subprocess.call(command))  # noqa: S603
+
+
+@app.command("up")
+def up_cmd(
+    prefect_port: Annotated[int, typer.Option(help="Port of the Prefect server and UI.")] = 4200,
+    app_port: Annotated[int, typer.Option(help="Port of the participation app.")] = 8501,
+    address: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    no_app: Annotated[bool, typer.Option("--no-app", help="Do not start the app.")] = False,
+) -> None:
+    """Run everything on this machine: a Prefect server, the scheduled flows and the app."""
+    from civicflow.up import run_up
+
+    raise typer.Exit(run_up(host=address, prefect_port=prefect_port, app_port=app_port,
+                            app=not no_app, echo=typer.echo))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,6 +27,7 @@ ui.inject_css()
 
 
 def _chose_language() -> None:
+    st.session_state["ui_lang"] = st.session_state["lang_widget"]
     st.session_state["lang_chosen"] = True
 
 
@@ -34,9 +35,10 @@ with st.sidebar:
     st.radio(
         tr("lang.label"),
         state.LANGS,
+        index=state.LANGS.index(state.lang()),
         format_func={"en": "English", "fa": "فارسی"}.__getitem__,
         horizontal=True,
-        key="lang",
+        key="lang_widget",
         on_change=_chose_language,
     )
     who = state.actor()

@@ -51,28 +51,28 @@ def _comment(
     who: Actor | None,
 ) -> None:
     lang = state.lang()
-    meta = tr(
-        "comments.by",
-        name=c.author,
-        when=i18n.when(c.created_at, view.time_zone, lang),
-        stance=_stance_word(c.stance),
+    meta = ui.meta_html(
+        f"#{c.id}",
+        c.author,
+        i18n.when(c.created_at, view.time_zone, lang),
+        _stance_word(c.stance),
+        tr("comments.via", channel=tr(f"channel.{c.channel}")) if c.channel != "web" else "",
     )
-    via = ""
-    if c.channel != "web":
-        via = f" · {tr('comments.via', channel=tr(f'channel.{c.channel}'))}"
     depth = min(c.depth, 3)
     st.html(
         f'<div class="cf-comment cf-depth-{depth}" id="comment-{c.id}">'
-        f'<div class="cf-meta" dir="auto">#{c.id} · {ui.escaped(meta)}{ui.escaped(via)}</div>'
+        f'<div class="cf-meta" dir="{ui.page_dir()}">{meta}</div>'
         f'<div class="cf-text cf-comment-body" dir="auto">{ui.escaped(c.body)}</div></div>'
     )
     if who is None:
         return
-    cols = st.columns([1, 1, 4])
-    if cols[0].button(tr("comments.reply"), key=f"reply:{c.id}"):
+    with st.container(horizontal=True):
+        reply = st.button(tr("comments.reply"), key=f"reply:{c.id}")
+        report = st.button(tr("comments.report"), key=f"report:{c.id}")
+    if reply:
         st.session_state[f"reply_to:{item.id}"] = c.id
         st.rerun()
-    if cols[1].button(tr("comments.report"), key=f"report:{c.id}"):
+    if report:
         st.session_state["report_target"] = c.id
         st.rerun()
     if st.session_state.get("report_target") == c.id:

@@ -85,6 +85,7 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "detail.hide_comments": "Hide comments",
         "detail.votes": "{n} vote(s)",
         "detail.district": "District: {district}",
+        "detail.zone": "Times in {zone}",
         "detail.topic": "Topic: {topic}",
         "detail.no_proposals": "No proposals yet.",
         "vote.heading": "Your ballot",
@@ -152,7 +153,6 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "comments.report_send": "Send report",
         "comments.reported": "Thank you: a moderator will look at this comment.",
         "comments.closed": "Comments are closed.",
-        "comments.by": "{name} · {when} · {stance}",
         "comments.via": "received by {channel}",
         "stance.for": "for",
         "stance.against": "against",
@@ -406,6 +406,7 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "detail.hide_comments": "بستن نظرها",
         "detail.votes": "{n} رأی",
         "detail.district": "منطقه: {district}",
+        "detail.zone": "زمان‌ها به وقت {zone}",
         "detail.topic": "موضوع: {topic}",
         "detail.no_proposals": "هنوز پیشنهادی نیست.",
         "vote.heading": "برگهٔ رأی شما",
@@ -473,7 +474,6 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "comments.report_send": "فرستادن گزارش",
         "comments.reported": "سپاس: بازبین این نظر را بررسی می‌کند.",
         "comments.closed": "نظردهی بسته است.",
-        "comments.by": "{name} · {when} · {stance}",
         "comments.via": "دریافت‌شده از راه {channel}",
         "stance.for": "موافق",
         "stance.against": "مخالف",
@@ -696,6 +696,9 @@ def num(value: float, lang: str) -> str:
 def when(value: datetime, time_zone: str, lang: str) -> str:
     """Show a UTC instant as ``YYYY-MM-DD HH:MM`` in ``time_zone`` (Gregorian calendar).
 
+    The zone is not written after each time (a Latin zone name between Persian words and
+    numbers scrambles the right-to-left order); pages name it once (``detail.zone``).
+
     Args:
         value: an aware datetime.
         time_zone: an IANA zone (the consultation's or the citizen's); unknown → UTC.
@@ -705,5 +708,4 @@ def when(value: datetime, time_zone: str, lang: str) -> str:
         zone = ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo("UTC")
-    local = value.astimezone(zone)
-    return digits(local.strftime("%Y-%m-%d %H:%M"), lang) + f" ({local.tzname()})"
+    return digits(value.astimezone(zone).strftime("%Y-%m-%d %H:%M"), lang)

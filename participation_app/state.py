@@ -22,6 +22,10 @@ from core.settings import get_settings
 
 Role = Literal["anonymous", "citizen", "organizer", "council", "admin"]
 LANGS = ("en", "fa")
+# The language lives in a plain key (``ui_lang``), not in the switch's widget key: Streamlit
+# drops a widget's state when a run is cut short by a page switch, and the language must
+# survive that.
+_KEEP = ("ui_lang", "lang_chosen", "lang_widget")
 
 
 @st.cache_resource(show_spinner=False)
@@ -49,17 +53,18 @@ def init() -> None:
     ``?lang=fa`` in the first URL picks Persian (the link in a Persian message uses it).
     """
     ss = st.session_state
-    if "lang" not in ss:
+    if "ui_lang" not in ss:
         wanted = st.query_params.get("lang", get_settings().app.default_locale)
-        ss["lang"] = wanted if wanted in LANGS else "en"
+        ss["ui_lang"] = wanted if wanted in LANGS else "en"
     pending = ss.pop("lang_next", None)
     if pending in LANGS:
-        ss["lang"] = pending
+        ss["ui_lang"] = pending
+        ss.pop("lang_widget", None)  # the switch shows the new language when drawn next
 
 
 def lang() -> str:
     """The interface language: ``en`` or ``fa``."""
-    value = st.session_state.get("lang", "en")
+    value = st.session_state.get("ui_lang", "en")
     return value if value in LANGS else "en"
 
 
@@ -94,7 +99,7 @@ def sign_in(who: Actor, name: str, locale: str | None = None) -> None:
         name: the display name shown in the sidebar.
         locale: the citizen's language; used unless the visitor picked one already.
     """
-    keep = {"lang"}
+    keep = set(_KEEP)
     for key in list(st.session_state.keys()):
         if key not in keep:
             del st.session_state[key]
@@ -107,7 +112,7 @@ def sign_in(who: Actor, name: str, locale: str | None = None) -> None:
 def sign_out() -> None:
     """Forget the signed-in person and everything they had on screen."""
     for key in list(st.session_state.keys()):
-        if key not in ("lang", "lang_chosen"):
+        if key not in _KEEP:
             del st.session_state[key]
 
 

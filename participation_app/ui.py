@@ -81,21 +81,32 @@ def title(value: object, *, level: int = 3) -> None:
     st.html(f'<{tag} class="cf-title" dir="auto">{escaped(value)}</{tag}>')
 
 
+def page_dir() -> str:
+    """``rtl`` for Persian, ``ltr`` for English: the direction of lines the app composes."""
+    return "rtl" if state.lang() == "fa" else "ltr"
+
+
+def meta_html(*parts: str) -> str:
+    """HTML of a line of small grey facts: each part escaped and isolated in ``<bdi>`` (so a
+    Latin name or a date does not reorder its Persian neighbours), joined with ' · '."""
+    return " · ".join(f"<bdi>{escaped(p)}</bdi>" for p in parts if p)
+
+
 def meta(*parts: str) -> None:
-    """Show a line of small grey facts (each part escaped; parts are joined with ' · ')."""
-    shown = " · ".join(escaped(p) for p in parts if p)
+    """Show a line of small grey facts in the page's direction (see :func:`meta_html`)."""
+    shown = meta_html(*parts)
     if shown:
-        st.html(f'<div class="cf-meta" dir="auto">{shown}</div>')
+        st.html(f'<div class="cf-meta" dir="{page_dir()}">{shown}</div>')
 
 
 def badge(label: str, kind: str = "neutral") -> str:
     """HTML of a small coloured label (``label`` is escaped); combine with :func:`row`."""
-    return f'<span class="cf-badge cf-badge-{escaped(kind)}">{escaped(label)}</span>'
+    return f'<bdi class="cf-badge cf-badge-{escaped(kind)}">{escaped(label)}</bdi>'
 
 
 def row(*html_parts: str) -> None:
     """Show pre-escaped HTML parts (from :func:`badge`) on one line."""
-    st.html(f'<div class="cf-row" dir="auto">{" ".join(html_parts)}</div>')
+    st.html(f'<div class="cf-row" dir="{page_dir()}">{" ".join(html_parts)}</div>')
 
 
 def alert(kind: str, message: str) -> None:
@@ -104,7 +115,7 @@ def alert(kind: str, message: str) -> None:
     The message is escaped, so a service message that quotes user input stays text.
     """
     st.html(
-        f'<div class="cf-alert cf-alert-{escaped(kind)}" role="alert" dir="auto">'
+        f'<div class="cf-alert cf-alert-{escaped(kind)}" role="alert" dir="{page_dir()}">'
         f"{escaped(message)}</div>"
     )
 

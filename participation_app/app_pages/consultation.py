@@ -34,6 +34,7 @@ ui.meta(
         start=i18n.when(view.opens_at, view.time_zone, lang),
         end=i18n.when(view.closes_at, view.time_zone, lang),
     ),
+    tr("detail.zone", zone=view.time_zone),
     tr("detail.district", district=view.district) if view.district else "",
     tr("detail.topic", topic=view.topic) if view.topic else "",
 )

@@ -73,7 +73,8 @@ for card in cards:
                 "list.window",
                 start=i18n.when(card.opens_at, card.time_zone, lang),
                 end=i18n.when(card.closes_at, card.time_zone, lang),
-            )
+            ),
+            tr("detail.zone", zone=card.time_zone),
         )
         if st.button(tr("list.open"), key=f"open:{card.id}"):
             st.switch_page("app_pages/consultation.py", query_params={"c": card.slug})

@@ -51,7 +51,8 @@ ui.meta(
         "manage.window",
         start=i18n.when(view.opens_at, view.time_zone, lang),
         end=i18n.when(view.closes_at, view.time_zone, lang),
-    )
+    ),
+    tr("detail.zone", zone=view.time_zone),
 )
 
 
@@ -134,13 +135,13 @@ steps: dict[str, list[tuple[str, Callable[[], None]]]] = {
     ],
 }
 actions = steps.get(view.status, [])
-if actions:
-    cols = st.columns(len(actions))
-    for col, (key, run) in zip(cols, actions, strict=True):
-        if col.button(
-            tr(key), key=f"action:{key}", type="primary" if col is cols[0] else "secondary"
-        ):
-            run()
+chosen = None
+with st.container(horizontal=True):
+    for i, (key, run) in enumerate(actions):
+        if st.button(tr(key), key=f"action:{key}", type="primary" if i == 0 else "secondary"):
+            chosen = run
+if chosen is not None:
+    chosen()
 
 if view.status in ("open", "closed", *queries.RESULT_STATUSES):
     results.turnout(view)

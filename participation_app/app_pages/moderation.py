@@ -42,6 +42,7 @@ for item in items:
                 state=tr(f"mod.{'hidden' if item.state == 'hidden' else 'reported'}"),
             ),
             i18n.when(item.created_at, "UTC", lang),
+            tr("detail.zone", zone="UTC"),
         )
         st.text(tr("mod.on"))
         ui.text(item.proposal_title, cls="cf-text cf-meta")

@@ -118,7 +118,7 @@ def open_app(
         at.session_state["actor"] = actor
         at.session_state["display_name"] = name or actor.name or "someone"
     if lang is not None:
-        at.session_state["lang"] = lang
+        at.session_state["ui_lang"] = lang
     for key, value in (query or {}).items():
         at.query_params[key] = value
     at.run()

@@ -45,7 +45,7 @@ def test_citizen_signs_in_with_the_emailed_code(app_db):
     # the citizen's pages now exist, in the citizen's language (Persian)
     at.switch_page("app_pages/my_participation.py").run()
     assert not at.exception
-    assert at.session_state["lang"] == "fa"
+    assert at.session_state["ui_lang"] == "fa"
 
 
 def test_unknown_address_gets_the_same_answer_and_no_code(app_db):
