@@ -1,0 +1,270 @@
+"""``civicflow up``: the whole platform on one machine, with schedules that fire.
+
+Prefect's temporary local API (what one-off flow calls use) never fires schedules, so ``up``
+starts, as child processes of itself:
+
+1. ``prefect server start`` on ``127.0.0.1:<prefect port>`` — its database is SQLite in
+   ``PREFECT_HOME`` (``var/prefect`` by default, the ``CIVICFLOW_PREFECT__HOME`` setting);
+2. once the server answers its health check, a process serving the scheduled deployments
+   (``python -m flows.deployments``, see :mod:`flows.deployments`) with ``PREFECT_API_URL``
+   pointing at that server;
+3. the participation app (``streamlit run participation_app/app.py``), if it is installed.
+
+CivicFlow's own database is migrated first (``civicflow db upgrade``). Each child runs in
+its own process group and writes its output to ``var/log/<name>.log``. Ctrl-C (SIGINT) or
+SIGTERM stops them all, the app first and the server last: each group gets SIGINT, then
+SIGTERM, then SIGKILL after ``stop_timeout`` seconds. If a child dies on its own, the others
+are stopped too and ``up`` exits with status 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+APP_SCRIPT = Path(__file__).resolve().parents[1] / "participation_app" / "app.py"
+
+
+@dataclass
+class Child:
+    """A child process in its own process group, with its log file."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        """The child's pid (also its process group id)."""
+        return self.proc.pid
+
+
+@dataclass
+class Stack:
+    """The running children, in start order."""
+
+    children: list[Child] = field(default_factory=list)
+
+    def start(self, name: str, argv: list[str], env: Mapping[str, str], log_dir: Path,
+              cwd: Path | None = None) -> Child:
+        """Start ``argv`` in a new session (its own process group), output to a log file."""
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log = log_dir / f"{name}.log"
+        with log.open("ab") as out:
+            # a fixed program (this Python, Prefect, Streamlit) with typed arguments, no shell
+            proc = subprocess.Popen(  # noqa: S603
+                argv, env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
+                stderr=subprocess.STDOUT, start_new_session=True)
+        child = Child(name, proc, log)
+        self.children.append(child)
+        return child
+
+    def exited(self) -> Child | None:
+        """The first child that has exited, if any."""
+        return next((c for c in self.children if c.proc.poll() is not None), None)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop every child, last started first: SIGINT, then SIGTERM, then SIGKILL.
+
+        Each signal goes to the child's whole process group (Prefect's server and
+        Streamlit start processes of their own).
+        """
+        for child in reversed(self.children):
+            stop_group(child.proc, timeout=timeout)
+        self.children.clear()
+
+
+def stop_group(proc: subprocess.Popen[bytes], *, timeout: float = 15.0) -> None:
+    """Stop ``proc``'s process group: SIGINT, SIGTERM, then SIGKILL, ``timeout`` s apart.
+
+    Waits for the group leader to exit, then makes sure no process is left in the group.
+    """
+    pgid = proc.pid
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if proc.poll() is not None:
+            break
+        _signal_group(pgid, sig)
+        try:
+            proc.wait(timeout=timeout / 2)
+        except subprocess.TimeoutExpired:
+            continue
+    if proc.poll() is None:
+        _signal_group(pgid, signal.SIGKILL)
+        proc.wait(timeout=timeout)
+    # the leader is gone; its group may still hold grandchildren
+    deadline = time.monotonic() + timeout
+    while group_alive(pgid) and time.monotonic() < deadline:
+        _signal_group(pgid, signal.SIGTERM)
+        time.sleep(0.2)
+    if group_alive(pgid):
+        _signal_group(pgid, signal.SIGKILL)
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process is left in process group ``pgid``."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether nothing listens on ``host:port`` yet."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_healthy(url: str, *, timeout: float, alive: Callable[[], bool] = lambda: True) -> bool:
+    """Poll ``url`` until it answers 200, ``timeout`` passes or ``alive()`` turns False."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive():
+        try:
+            # the URL is our own child's loopback address
+            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310
+                if resp.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+class _Stop(Exception):
+    """Raised by the signal handler to leave the wait loop."""
+
+
+def prefect_env(base: Mapping[str, str], *, home: Path) -> dict[str, str]:
+    """The environment of the Prefect server child: quiet, offline, its own home."""
+    env = dict(base)
+    env.pop("PREFECT_API_URL", None)
+    env.update({
+        "PREFECT_HOME": str(home),
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": env.get("PREFECT_LOGGING_LEVEL", "WARNING"),
+    })
+    return env
+
+
+def run_up(*, host: str = "127.0.0.1", prefect_port: int = 4200, app_port: int = 8501,
+           app: bool = True, startup_timeout: float = 120.0, stop_timeout: float = 15.0,
+           echo: Callable[[str], None] = print) -> int:
+    """Start the Prefect server, the scheduled deployments and the app; wait for a signal.
+
+    Args:
+        host: address the server and the app listen on (loopback by default).
+        prefect_port / app_port: their ports.
+        app: also start the participation app (when ``participation_app/app.py`` exists).
+        startup_timeout: seconds to wait for the Prefect server's health check.
+        stop_timeout: seconds each child gets to stop before it is killed.
+        echo: where to print progress.
+    Returns:
+        0 after a clean stop (Ctrl-C, SIGTERM), 1 if a child failed or never came up.
+    """
+    from core.settings import get_settings
+    from models.migrate import upgrade
+
+    settings = get_settings()
+    for port, what in ((prefect_port, "Prefect server"), (app_port, "app")):
+        if (what == "Prefect server" or app) and not port_free(host, port):
+            echo(f"error: port {port} for the {what} is already in use")
+            return 1
+    home = settings.prefect.home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    log_dir = home.parent / "log"
+    _ensure_sqlite_folder(settings.db.url)
+    upgrade(settings.db.url)
+
+    api_url = f"http://{host}:{prefect_port}/api"
+    server_env = prefect_env(os.environ, home=home)
+    client_env = {**server_env, "PREFECT_API_URL": api_url,
+                  "CIVICFLOW_PREFECT__API_URL": api_url}
+    stack = Stack()
+    stopping = {"signal": 0}
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stopping["signal"] = signum
+        raise _Stop
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server = stack.start("prefect-server", [
+            sys.executable, "-m", "prefect", "server", "start", "--host", host,
+            "--port", str(prefect_port)], server_env, log_dir)
+        echo(f"Prefect server starting (pid {server.pid}, log {server.log})…")
+        if not wait_healthy(f"{api_url}/health", timeout=startup_timeout,
+                            alive=lambda: server.proc.poll() is None):
+            echo(f"error: the Prefect server did not come up in {startup_timeout:.0f} s:\n"
+                 + _tail(server.log))
+            return 1
+        served = stack.start("deployments", [sys.executable, "-m", "flows.deployments"],
+                             client_env, log_dir)
+        echo(f"serving the scheduled deployments (pid {served.pid}, log {served.log})")
+        if app and APP_SCRIPT.is_file():
+            web = stack.start("app", [
+                sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
+                "--server.port", str(app_port), "--server.address", host,
+                "--server.headless", "true", "--browser.gatherUsageStats", "false",
+                "--client.toolbarMode", "viewer"], client_env, log_dir)  # fmt: skip
+            echo(f"participation app starting (pid {web.pid}, log {web.log})")
+            echo(f"app:        http://{host}:{app_port}")
+        echo(f"Prefect UI: http://{host}:{prefect_port}   (API {api_url})")
+        echo("press Ctrl-C to stop")
+        while True:
+            dead = stack.exited()
+            if dead is not None:
+                echo(f"error: {dead.name} exited with status {dead.proc.returncode}:\n"
+                     + _tail(dead.log))
+                return 1
+            time.sleep(0.5)
+    except _Stop:
+        echo(f"stopping ({signal.Signals(stopping['signal']).name})…")
+        return 0
+    finally:
+        # a second Ctrl-C while stopping must not leave children behind
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        try:
+            stack.stop(timeout=stop_timeout)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        echo("stopped")
+
+
+def _ensure_sqlite_folder(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).resolve().parent.mkdir(parents=True, exist_ok=True)
