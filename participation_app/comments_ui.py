@@ -36,12 +36,48 @@ def render(view: queries.ConsultationView, item: queries.ProposalItem, who: Acto
         with state.db() as s:
             total_roots = queries.count_top_comments(s, proposal_id=item.id)
         offset, limit = ui.pager(f"cpage:{item.id}", total_roots)
+        open_key = f"expanded:{item.id}"
+        expanded = frozenset(st.session_state.get(open_key, ()))
         with state.db() as s:
-            thread = queries.comment_thread(s, proposal_id=item.id, offset=offset, limit=limit)
+            thread = queries.comment_thread(
+                s, proposal_id=item.id, offset=offset, limit=limit, expanded=expanded
+            )
         if not thread:
             ui.alert("info", tr("comments.empty"))
+        shown_under: dict[int, int] = {}
         for comment in thread:
+            if comment.parent_id is not None:
+                shown_under[comment.parent_id] = shown_under.get(comment.parent_id, 0) + 1
+        for i, comment in enumerate(thread):
             _comment(view, item, comment, who if citizen and writable else None)
+            ends_thread = i + 1 == len(thread) or thread[i + 1].depth == 0
+            if ends_thread:
+                _more_replies(item.id, _root_of(thread, i), shown_under, expanded)
+
+
+def _root_of(thread: list[queries.CommentItem], i: int) -> queries.CommentItem:
+    while thread[i].depth > 0:
+        i -= 1
+    return thread[i]
+
+
+def _toggle(key: str, root: int) -> None:
+    opened = set(st.session_state.get(key, ()))
+    opened.symmetric_difference_update({root})
+    st.session_state[key] = opened
+
+
+def _more_replies(
+    proposal_id: int, root: queries.CommentItem, shown: dict[int, int], expanded: frozenset[int]
+) -> None:
+    """After a thread: "show all N replies" when some are not shown, "hide" when opened."""
+    key = f"expanded:{proposal_id}"
+    if root.id in expanded:
+        st.button(tr("comments.fewer"), key=f"fewer:{root.id}", on_click=_toggle,
+                  args=(key, root.id), type="tertiary")  # fmt: skip
+    elif root.replies > shown.get(root.id, 0):
+        st.button(tr("comments.more", n=root.replies), key=f"more:{root.id}",
+                  on_click=_toggle, args=(key, root.id), type="tertiary")  # fmt: skip
 
 
 def _comment(

@@ -96,7 +96,8 @@ class ProposalBrief:
 
 @dataclass(frozen=True, slots=True)
 class CommentItem:
-    """A visible comment in a thread (``depth`` 0 = a top-level comment)."""
+    """A visible comment in a thread (``depth`` 0 = a top-level comment; ``replies`` = its
+    visible direct replies, shown or not)."""
 
     id: int
     parent_id: int | None
@@ -106,6 +107,7 @@ class CommentItem:
     author: str
     channel: str
     created_at: datetime
+    replies: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,23 +389,33 @@ def count_top_comments(session: Session, *, proposal_id: int) -> int:
 
 
 def comment_thread(
-    session: Session, *, proposal_id: int, offset: int = 0, limit: int = 10, max_replies: int = 200
+    session: Session,
+    *,
+    proposal_id: int,
+    offset: int = 0,
+    limit: int = 10,
+    replies_shown: int = 2,
+    expanded: frozenset[int] = frozenset(),
+    max_replies: int = 200,
 ) -> list[CommentItem]:
-    """Return a page of a proposal's visible top-level comments with their visible replies.
+    """Return a page of a proposal's visible top-level comments with some of their replies.
 
-    Top-level comments are paged oldest first; the replies of the page's comments (any
-    depth, at most ``max_replies``) come from one recursive query. A reply under a hidden
-    comment is not shown. Items are in reading order (each comment followed by its replies).
+    Top-level comments are paged oldest first. Under each, the first ``replies_shown``
+    direct replies are included (one windowed query for the whole page); under a comment in
+    ``expanded``, its whole visible subtree (any depth, at most ``max_replies``, one
+    recursive query). A reply under a hidden comment is not shown. Each item carries its
+    number of visible direct replies, so the page can offer the rest.
 
     Returns:
-        the comments of the page, each followed by its replies.
+        the comments in reading order (each comment followed by its shown replies).
     """
-    visible = Comment.moderation_state == "visible"
-    top = _top_level(proposal_id)
+    # every reply is on its parent's proposal (participation.comments checks it); naming the
+    # proposal lets the database use its index instead of scanning all comments for parents
+    visible = and_(Comment.proposal_id == proposal_id, Comment.moderation_state == "visible")
     root_ids = list(
         session.execute(
             select(Comment.id)
-            .where(top)
+            .where(_top_level(proposal_id))
             .order_by(Comment.created_at, Comment.id)
             .offset(offset)
             .limit(limit)
@@ -411,22 +423,48 @@ def comment_thread(
     )
     if not root_ids:
         return []
-    tree = (
-        select(Comment.id.label("id"), literal(1).label("depth"))
-        .where(Comment.parent_id.in_(root_ids), visible)
-        .cte("tree", recursive=True)
-    )
-    child = aliased(Comment)
-    tree = tree.union_all(
-        select(child.id, tree.c.depth + 1)
-        .join(tree, child.parent_id == tree.c.id)
-        .where(child.moderation_state == "visible", tree.c.depth < 20)
-    )
-    reply_depth = {
-        int(r[0]): int(r[1])
-        for r in session.execute(select(tree.c.id, tree.c.depth).limit(max_replies)).all()
+    opened = [r for r in root_ids if r in expanded]
+    closed = [r for r in root_ids if r not in expanded]
+    wanted: list[int] = list(root_ids)
+    if closed and replies_shown > 0:
+        rank = (
+            func.row_number()
+            .over(partition_by=Comment.parent_id, order_by=(Comment.created_at, Comment.id))
+            .label("rank")
+        )
+        first = (
+            select(Comment.id.label("id"), rank)
+            .where(Comment.parent_id.in_(closed), visible)
+            .subquery()
+        )
+        wanted += list(
+            session.execute(select(first.c.id).where(first.c.rank <= replies_shown)).scalars()
+        )
+    if opened:
+        tree = (
+            select(Comment.id.label("id"), literal(1).label("depth"))
+            .where(Comment.parent_id.in_(opened), visible)
+            .cte("tree", recursive=True)
+        )
+        child = aliased(Comment)
+        tree = tree.union_all(
+            select(child.id, tree.c.depth + 1)
+            .join(tree, child.parent_id == tree.c.id)
+            .where(
+                child.proposal_id == proposal_id,
+                child.moderation_state == "visible",
+                tree.c.depth < 20,
+            )
+        )
+        wanted += list(session.execute(select(tree.c.id).limit(max_replies)).scalars())
+    reply_counts = {
+        int(pid): int(n)
+        for pid, n in session.execute(
+            select(Comment.parent_id, func.count())
+            .where(Comment.parent_id.in_(wanted), visible)
+            .group_by(Comment.parent_id)
+        ).all()
     }
-    wanted = root_ids + list(reply_depth)
     rows = session.execute(
         select(
             Comment.id,
@@ -450,7 +488,9 @@ def comment_thread(
 
     def walk(cid: int, depth: int) -> None:
         r = by_id[cid]
-        out.append(CommentItem(r[0], r[1], depth, r[2], r[3], r[4], r[5], r[6]))
+        out.append(
+            CommentItem(r[0], r[1], depth, r[2], r[3], r[4], r[5], r[6], reply_counts.get(cid, 0))
+        )
         for kid in children.get(cid, []):
             if kid in by_id:
                 walk(kid, depth + 1)

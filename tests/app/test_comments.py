@@ -178,3 +178,25 @@ def test_hidden_comment_and_its_replies_disappear_from_the_thread(app_db):
     assert "fine one" in text
     assert "bad one" not in text
     assert "reply to bad" not in text
+
+
+def test_long_threads_show_two_replies_until_opened(app_db):
+    ann, bob, _, pids, slug = _setup(app_db)
+    with app_db.session() as s:
+        root = post_comment(
+            s, proposal_id=pids[0], citizen_id=bob, body="root", actor=citizen_actor(bob)
+        )
+        for i in range(3):
+            post_comment(
+                s, proposal_id=pids[0], citizen_id=ann, body=f"reply {i}", parent_id=root.id,
+                actor=citizen_actor(ann),
+            )  # fmt: skip
+    at = _open_comments(app_db, None, slug, pids[0])
+    text = page_text(at)
+    assert "reply 1" in text
+    assert "reply 2" not in text
+    assert at.button(key=f"more:{root.id}").label == "Show all 3 replies"
+    at.button(key=f"more:{root.id}").click().run()
+    assert "reply 2" in page_text(at)
+    at.button(key=f"fewer:{root.id}").click().run()
+    assert "reply 2" not in page_text(at)
