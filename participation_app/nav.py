@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import streamlit as st
+from streamlit.navigation.page import StreamlitPage
 
 from participation_app.state import Role
 from participation_app.ui import tr
@@ -84,12 +85,16 @@ def page_names(role: Role) -> list[str]:
     return [name for _, names in ROLE_PAGES[role] for name in names]
 
 
-def navigation(role: Role) -> st.navigation:  # type: ignore[valid-type]
-    """Build ``st.navigation`` for ``role`` with translated titles (the first page is default)."""
-    sections: dict[str, list[st.Page]] = {}  # type: ignore[valid-type]
+def navigation(role: Role) -> StreamlitPage:
+    """Build ``st.navigation`` for ``role`` with translated titles (the first page is default).
+
+    Returns:
+        the page to run (``.run()``).
+    """
+    sections: dict[str, list[StreamlitPage]] = {}
     first = True
     for section, names in ROLE_PAGES[role]:
-        pages = []
+        pages: list[StreamlitPage] = []
         for name in names:
             spec = PAGES[name]
             pages.append(

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, literal, select
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from core.contacts import normalize_phone
 from core.settings import get_settings
@@ -180,7 +181,7 @@ def consultations_page(
 
     Ordered by closing time: soonest first, or latest first with ``newest_first``.
     """
-    where = [Consultation.status.in_(statuses)]
+    where: list[ColumnElement[bool]] = [Consultation.status.in_(statuses)]
     if district:
         where.append(Consultation.district == district)
     if topic:
@@ -300,7 +301,7 @@ def proposals_page(
     votes: dict[int, int] = {}
     if ids:
         comments = {
-            pid: int(n)
+            int(pid or 0): int(n)
             for pid, n in session.execute(
                 select(Comment.proposal_id, func.count())
                 .where(Comment.proposal_id.in_(ids), Comment.moderation_state == "visible")
@@ -458,7 +459,7 @@ def comment_thread(
         )
         wanted += list(session.execute(select(tree.c.id).limit(max_replies)).scalars())
     reply_counts = {
-        int(pid): int(n)
+        int(pid or 0): int(n)
         for pid, n in session.execute(
             select(Comment.parent_id, func.count())
             .where(Comment.parent_id.in_(wanted), visible)

@@ -39,9 +39,10 @@ slug = st.selectbox(
 )
 st.session_state["manage_slug"] = slug
 with state.db() as s:
-    view = queries.consultation_view(s, ref=slug)
-if view is None:
+    found = queries.consultation_view(s, ref=slug)
+if found is None:
     st.stop()
+view: queries.ConsultationView = found  # narrowed: st.stop() never returns
 
 lang = state.lang()
 ui.title(view.title, level=2)
@@ -153,7 +154,7 @@ if view.status in ("draft", "published"):
     with st.form("add-proposal", clear_on_submit=True):
         p_title = st.text_input(tr("manage.ptitle"), max_chars=500)
         p_body = st.text_area(tr("manage.pbody"))
-        cols = st.columns(3)
+        cols = list(st.columns(3))
         p_cost = (
             cols[0].number_input(tr("manage.pcost"), 0, 10**12, 0, step=100)
             if view.method == "budget"
@@ -201,7 +202,7 @@ for item in items:
         ui.row(*facts)
         if item.status == "published" and view.status in ("draft", "published", "open"):
             with st.form(f"withdraw:{item.id}"):
-                cols = st.columns([3, 1], vertical_alignment="bottom")
+                cols = list(st.columns([3, 1], vertical_alignment="bottom"))
                 reason = cols[0].text_input(tr("manage.withdraw_reason"), max_chars=300)
                 if cols[1].form_submit_button(tr("manage.withdraw")):
                     try:

@@ -50,7 +50,7 @@ with st.form("new-consultation"):
     title = st.text_input(tr("new.ctitle"), max_chars=300, key="new_title")
     slug = st.text_input(tr("new.slug"), max_chars=120, key="new_slug")
     body = st.text_area(tr("new.body"), key="new_body")
-    cols = st.columns(4)
+    cols = list(st.columns(4))
     opens_day = cols[0].date_input(tr("new.opens"), value=today.date(), key="new_opens")
     opens_time = cols[1].time_input(
         tr("new.opens_time"), value=time(today.hour, 0), key="new_opens_time", step=900
@@ -61,19 +61,19 @@ with st.form("new-consultation"):
     closes_time = cols[3].time_input(
         tr("new.closes_time"), value=time(18, 0), key="new_closes_time", step=900
     )
-    cols = st.columns(2)
+    cols = list(st.columns(2))
     district = cols[0].text_input(tr("new.district"), max_chars=120, key="new_district")
     topic = cols[1].text_input(tr("new.topic"), max_chars=120, key="new_topic")
-    cols = st.columns(2)
+    cols = list(st.columns(2))
     elig = cols[0].text_input(tr("new.elig_districts"), key="new_elig")
     min_age = cols[1].number_input(tr("new.min_age"), 0, 120, 0, key="new_min_age")
     params: dict[str, Any] = {}
-    cols = st.columns(2)
+    cols = list(st.columns(2))
     min_choices = cols[0].number_input(tr("new.min_choices"), 0, 10_000, 0, key="new_min")
     max_choices = cols[1].number_input(tr("new.max_choices"), 0, 10_000, 0, key="new_max")
     quorum = 0.0
     if method == "budget":
-        cols = st.columns(3)
+        cols = list(st.columns(3))
         budget = cols[0].number_input(
             tr("new.budget"), 0, 10**12, 100_000, step=1000, key="new_budget"
         )
@@ -84,7 +84,7 @@ with st.form("new-consultation"):
             format_func=ui.labels(VOTE_TYPES, lambda v: tr(f"new.vote_type.{v}")),
             key="new_vote_type",
         )
-        cols = st.columns(2)
+        cols = list(st.columns(2))
         max_points = cols[0].number_input(tr("new.max_points"), 0, 10**6, 0, key="new_mp")
         max_sum = cols[1].number_input(tr("new.max_sum_points"), 0, 10**7, 0, key="new_msp")
         params.update(
