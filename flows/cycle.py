@@ -24,7 +24,7 @@ import flows  # noqa: F401  (Prefect defaults before Prefect is imported)
 from core import clock
 from core.db import get_engine, session_scope
 from flows.lifecycle import FLOW_ACTOR, advance_consultations, move_task
-from models import Consultation
+from models import Consultation, OutboxMessage
 from notifications.delivery import deliver_pending, make_senders
 from notifications.outbox import (
     enqueue_results,
@@ -261,6 +261,9 @@ def consultation_cycle(
             raise ValueError(f"no consultation {consultation_id}")
         milestones = _milestones(c)
         status = c.status
+        invited = s.execute(select(OutboxMessage.id).where(
+            OutboxMessage.consultation_id == consultation_id,
+            OutboxMessage.kind == "invitation").limit(1)).first() is not None
     steps: list[tuple[str, str, Any]] = []
     sim = clock.FrozenClock(milestones[0][1]) if simulate else None
     previous = clock.current_source()
@@ -279,6 +282,11 @@ def consultation_cycle(
                 if status == "draft":
                     steps.append((name, clock.now().isoformat(),
                                   launch_consultation(consultation_id)))
+                elif status in ("published", "open") and not invited:
+                    # a run that died after publishing, before queueing the invitations
+                    counts = plan_invitations_task(consultation_id)
+                    deliver_outbox()
+                    steps.append((name, clock.now().isoformat(), counts))
             elif name == "open":
                 steps.append((name, clock.now().isoformat(), advance_consultations()))
             elif name.startswith("reminder"):
