@@ -1,0 +1,131 @@
+"""``civicflow up``: a real Prefect server whose schedules fire, the served deployments and
+the app as child processes, all gone after Ctrl-C (SIGINT)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from civicflow.up import group_alive, port_free, stop_group
+from core import clock
+from core.db import session_scope
+from models import Consultation
+
+pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for(predicate, timeout: float, every: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = predicate()
+        if got:
+            return got
+        time.sleep(every)
+    return None
+
+
+def _flow_runs(api_url: str, flow_name: str) -> list[Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    async def read() -> list[Any]:
+        async with get_client() as client:
+            return await client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])))
+
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        return asyncio.run(read())
+
+
+def test_up_serves_scheduled_flows_and_stops_everything_on_ctrl_c(fresh_db, tmp_path: Path):
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from tests import factories
+
+    engine = fresh_db.engine()
+    with session_scope(engine) as s:  # published, its voting window long past
+        due, _ = factories.consultation(s, status="published")
+    clock.set_clock(None)
+    prefect_port, app_port = _free_port(), _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update({
+        "CIVICFLOW_DB__URL": engine.url.render_as_string(hide_password=False),
+        "CIVICFLOW_APP__OUTBOX_DIR": str(tmp_path / "outbox"),
+        "CIVICFLOW_EMAIL__BACKEND": "file", "CIVICFLOW_SMS__BACKEND": "file",
+        "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+    })
+    out = tmp_path / "up.out"
+    with out.open("wb") as log:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "civicflow", "up", "--prefect-port", str(prefect_port),
+             "--app-port", str(app_port)], cwd=tmp_path, env=env, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True)
+    pids: list[int] = []
+    try:
+        ready = _wait_for(lambda: up.poll() is not None or "Ctrl-C" in out.read_text(), 180)
+        text = out.read_text()
+        assert ready, text
+        assert up.poll() is None, text
+        pids = [int(p) for p in re.findall(r"pid (\d+)", text)]
+        assert len(pids) == 3, text  # server, served deployments, app
+        api_url = f"http://127.0.0.1:{prefect_port}/api"
+        assert f"http://127.0.0.1:{prefect_port}" in text
+        assert f"http://127.0.0.1:{app_port}" in text
+        assert (tmp_path / "var" / "prefect" / "prefect.db").is_file()
+
+        # the server's scheduler creates the runs of the cron schedule (never on the
+        # temporary API) …
+        scheduled = _wait_for(lambda: [r for r in _flow_runs(api_url, "advance-consultations")
+                                       if r.auto_scheduled], 60, every=2)
+        assert scheduled, (tmp_path / "var" / "log" / "deployments.log").read_text()
+        # … and the serving process runs what is submitted to it
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            run = run_deployment("advance-consultations/civicflow", timeout=120,
+                                 poll_interval=1, as_subflow=False)
+        assert run.state.is_completed(), (tmp_path / "var" / "log" / "deployments.log"
+                                          ).read_text()[-3000:]
+        with session_scope(engine) as s:
+            assert s.get(Consultation, due).status == "closed"
+        health = _wait_for(lambda: _ok(f"http://127.0.0.1:{app_port}/_stcore/health"), 60)
+        assert health, (tmp_path / "var" / "log" / "app.log").read_text()[-3000:]
+
+        os.kill(up.pid, signal.SIGINT)  # what Ctrl-C in its terminal sends
+        assert up.wait(timeout=90) == 0, out.read_text()
+        assert "stopped" in out.read_text()
+        assert not [p for p in pids if group_alive(p)]
+        assert port_free("127.0.0.1", prefect_port)
+    finally:
+        if up.poll() is None:
+            stop_group(up, timeout=20)
+        for pid in pids:
+            if group_alive(pid):
+                os.killpg(pid, signal.SIGKILL)
+
+
+def _ok(url: str) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
