@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DB ?= sqlite
+SCALE ?= small
 
 .PHONY: demo test lint bench app clean
 
@@ -24,8 +25,9 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# `make bench SCALE=city DB=postgresql`; results in bench-results.json (docs/performance.md)
 bench: $(BIN)/.installed
-	$(BIN)/python bench/bench_mes.py
+	$(BIN)/python bench/run.py --scale $(SCALE) --db $(DB) --out bench-results.json
 
 app: $(BIN)/.installed
 	$(BIN)/civicflow app

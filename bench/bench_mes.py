@@ -43,16 +43,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     files = FILES + ([(FILES[2][0], "add1")] if args.add1 else [])
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.repeats} repeats")
-    print(f"{'case':58s} {'voters':>7s} {'median s':>10s} {'pabutools':>10s} {'ratio':>9s} "
-          f"{'same':>5s}")
+    print(
+        f"{'case':58s} {'voters':>7s} {'median s':>10s} {'pabutools':>10s} {'ratio':>9s} "
+        f"{'same':>5s}"
+    )
     ok = True
     for path, completion in files:
         trial = MesTrial(path, completion)
         ours, theirs = measure(trial, args.repeats)
         mine, base = statistics.median(ours), statistics.median(theirs)
         ok &= trial.ok
-        print(f"{path.stem[:40] + ' ' + completion:58s} {trial.n:7d} {mine:10.4f} {base:10.3f} "
-              f"{base / mine:8.1f}x {'yes' if trial.ok else 'NO':>5s}", flush=True)
+        print(
+            f"{path.stem[:40] + ' ' + completion:58s} {trial.n:7d} {mine:10.4f} {base:10.3f} "
+            f"{base / mine:8.1f}x {'yes' if trial.ok else 'NO':>5s}",
+            flush=True,
+        )
     print("identical outcomes" if ok else "OUTCOMES DIFFER")
     return 0 if ok else 1
 

@@ -695,6 +695,37 @@ def up_cmd(
                             app=not no_app, echo=typer.echo))
 
 
+@app.command("bench")
+def bench_cmd(
+    scale: Annotated[
+        str, typer.Option(help="Data size: small (about a minute) or city (1M ballots).")
+    ] = "small",
+    db: Annotated[str, typer.Option(help="Database: sqlite or postgresql.")] = "sqlite",
+    out: Annotated[str, typer.Option(help="JSON file for the results.")] = "bench-results.json",
+    repeats: Annotated[int, typer.Option(help="Runs of each case and baseline (at least 3).")] = 3,
+    cases: Annotated[
+        str | None, typer.Option(help="Comma-separated cases (default: all).")
+    ] = None,
+) -> None:
+    """Run the benchmark suite (bench/run.py) and print its table; see docs/performance.md."""
+    import subprocess
+
+    runner = Path(__file__).resolve().parents[1] / "bench" / "run.py"
+    if not runner.is_file():
+        raise ValidationError(f"{runner}: the bench folder is in the source tree only",
+                              field="bench")
+    if scale not in ("small", "city", "tiny"):  # tiny: the smoke test's hidden scale
+        raise ValidationError(f"must be small or city, got {scale!r}", field="scale")
+    if db not in ("sqlite", "postgresql"):
+        raise ValidationError(f"must be sqlite or postgresql, got {db!r}", field="db")
+    if repeats < 3:
+        raise ValidationError(f"must be at least 3, got {repeats}", field="repeats")
+    command = [sys.executable, str(runner), "--scale", scale, "--db", db, "--out", out,
+               "--repeats", str(repeats), *(["--cases", cases] if cases else [])]
+    # a fixed program with typed arguments, no shell
+    raise typer.Exit(subprocess.call(command))  # noqa: S603
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (2 on bad input, with one line on stderr)."""
     try:

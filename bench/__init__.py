@@ -1,0 +1,1 @@
+"""CivicFlow's benchmark suite: ``civicflow bench`` or ``make bench`` (runner: ``bench/run.py``)."""
