@@ -26,7 +26,8 @@ def test_advance_consultations_moves_due_ones_and_is_idempotent(prefect_harness,
     assert publish_consultation(cons) == "published"  # a retry is harmless
     assert advance_consultations() == []
     clk.set(f.T0)
-    slug = f"test-{cons}"
+    with session_scope(flow_db) as s:
+        slug = get_consultation(s, ref=cons).slug
     moved = advance_consultations()
     assert [(m[1], m[2]) for m in moved] == [("published", "open")]
     assert _status(flow_db, cons) == "open"
