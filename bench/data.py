@@ -24,23 +24,19 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import Table, func, literal, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import literal, select, text
 
 from core import clock
 from core.db import session_scope
 from models import (
-    Ballot,
-    BallotChoice,
     Citizen,
-    Comment,
     Consent,
     Population,
     Proposal,
@@ -50,69 +46,27 @@ from models import (
 )
 from models.base import Base
 from participation.consultations import create_consultation, transition
-from participation.importing_base import insert_rows
 from surveys.service import create_pulse
 
 if TYPE_CHECKING:
     from bench.harness import Bench
 
 from bench.harness import NOW, SYSTEM
-
-CHUNK = 50_000
-"""Rows generated and inserted per step."""
-DISTRICTS = tuple(f"District {i:02d}" for i in range(1, 13))
-AGE_BANDS = ((18, 24), (25, 34), (35, 44), (45, 54), (55, 64), (65, None))
-CHANNELS = ("web",) * 14 + ("sms", "sms", "email", "email", "phone", "letter")
-_VOCABULARY = (
-    "park bench tree lights river path school library bus stop square market playground bike "
-    "lane garden fountain repair safety crossing noise clean water sports hall youth elderly "
-    "community centre footbridge parking trees flowers art mural signage"
+from bench.rows import (
+    AGE_BANDS,
+    CHUNK,
+    DISTRICTS,
+    SEQUENCED,
+    WORDS,
+    chunked,
+    citizen_row,
+    insert,
+    insert_ballots,
+    insert_comments,
+    next_id,
+    sentence,
+    table_of,
 )
-WORDS = _VOCABULARY.split()
-SEQUENCED = ("citizen", "ballot", "comment", "survey_response")
-
-
-def _text(rng: random.Random, words: int) -> str:
-    return " ".join(rng.choices(WORDS, k=words)).capitalize() + "."
-
-
-def _table(model: Any) -> Table:
-    table: Table = model.__table__
-    return table
-
-
-def _next_id(session: Session, model: Any) -> int:
-    return int(session.execute(select(func.coalesce(func.max(model.id), 0))).scalar_one()) + 1
-
-
-def _insert(session: Session, model: Any, rows: Sequence[Mapping[str, Any]]) -> None:
-    insert_rows(session, _table(model), rows)
-
-
-def _chunked(n: int, size: int = CHUNK) -> Iterator[range]:
-    for start in range(0, n, size):
-        yield range(start, min(n, start + size))
-
-
-def citizen_row(i: int, rng: random.Random, at: datetime) -> dict[str, Any]:
-    """Citizen ``i`` (1-based): every fifth prefers SMS and has only a phone."""
-    sms = i % 5 == 4
-    return {
-        "id": i,
-        "public_id": f"{rng.getrandbits(64):016x}",
-        "display_name": f"Resident {i}",
-        "email": None if sms else f"resident{i}@example.invalid",
-        "phone": f"+4479{i:08d}" if sms else None,
-        "locale": "fa" if i % 10 == 3 else "en",
-        "time_zone": "Europe/Warsaw",
-        "preferred_channel": "sms" if sms else "email",
-        "district": DISTRICTS[i % len(DISTRICTS)],
-        "birth_year": 1940 + rng.randrange(68),
-        "gender": rng.choice(("f", "m")),
-        "external_ref": None,
-        "verified_at": None,
-        "created_at": at,
-    }
 
 
 @dataclass(frozen=True)
@@ -191,12 +145,14 @@ class Dataset:
     def _citizens(self) -> int:
         n, rng, at = self.scale.citizens, random.Random(1), NOW - timedelta(days=400)
         engine = self.bench.engine
-        for part in _chunked(n):
+        for part in chunked(n):
             with session_scope(engine) as s:
-                _insert(s, Citizen, [citizen_row(i + 1, rng, at) for i in part])
+                insert(s, Citizen, [citizen_row(i + 1, rng, at) for i in part])
         with session_scope(engine) as s:
             s.execute(
-                Consent.__table__.insert().from_select(
+                table_of(Consent)
+                .insert()
+                .from_select(
                     ["citizen_id", "channel", "purpose", "opted_in", "changed_at", "source"],
                     select(
                         Citizen.id,
@@ -210,7 +166,7 @@ class Dataset:
             )
             people = n / 0.8
             cells = [(d, b, g) for d in DISTRICTS for b in AGE_BANDS for g in ("f", "m")]
-            _insert(
+            insert(
                 s,
                 Population,
                 [
@@ -252,7 +208,7 @@ class Dataset:
                     "title": title,
                     "method": "budget" if budget else "approval",
                     "method_params": {"budget": budget, "currency": "EUR"} if budget else {},
-                    "body": _text(rng, 60),
+                    "body": sentence(rng, 60),
                     "opens_at": opens_at,
                     "closes_at": closes_at,
                     "time_zone": "Europe/Warsaw",
@@ -266,18 +222,18 @@ class Dataset:
                     {
                         "consultation_id": cid,
                         "external_ref": str(k + 1),
-                        "title": f"{k + 1}. {_text(rng, 5)}"[:500],
-                        "body": _text(rng, 60),
+                        "title": f"{k + 1}. {sentence(rng, 5)}"[:500],
+                        "body": sentence(rng, 60),
                         "cost": rng.randrange(1_000, 400_000) if budget else None,
                         "category": rng.choice(WORDS),
                         "status": "published",
-                        "answer": _text(rng, 30) if said else None,
+                        "answer": sentence(rng, 30) if said else None,
                         "answered_at": closes_at + timedelta(days=3 + k % 20) if said else None,
                         "answered_by": None,
                         "created_at": clock.now(),
                     }
                 )
-            _insert(s, Proposal, rows)
+            insert(s, Proposal, rows)
             transition(s, consultation_id=cid, to="published", actor=SYSTEM)
             pids = list(
                 s.execute(
@@ -288,117 +244,6 @@ class Dataset:
         with session_scope(self.bench.engine) as s:
             transition(s, consultation_id=cid, to="open", actor=SYSTEM)
         return cid, pids
-
-    def _ballots(
-        self,
-        cid: int,
-        voters: np.ndarray[Any, Any],
-        opens_at: datetime,
-        hours: float,
-        *,
-        pids: Sequence[int] = (),
-        seed: int = 2,
-    ) -> int:
-        """One ballot per voter; with ``pids``, 1-5 approvals each (weighted 1/rank^0.8)."""
-        rng = np.random.default_rng(seed)
-        weights = 1.0 / np.arange(1, len(pids) + 1) ** 0.8 if pids else None
-        pid_arr = np.array(pids, np.int64)
-        choices = 0
-        engine = self.bench.engine
-        with session_scope(engine) as s:
-            first = _next_id(s, Ballot)
-        for part in _chunked(len(voters)):
-            ids = np.arange(first + part.start, first + part.stop)
-            citizens = voters[part.start : part.stop]
-            offsets = rng.uniform(0, hours * 3600, len(ids))
-            ch = rng.integers(0, len(CHANNELS), len(ids))
-            rows = [
-                {
-                    "id": int(b),
-                    "consultation_id": cid,
-                    "citizen_id": int(c),
-                    "channel": CHANNELS[int(k)],
-                    "cast_at": opens_at + timedelta(seconds=float(o)),
-                    "recorded_by": None,
-                    "receipt_code": f"B{int(b):015d}",
-                    "revision": 1,
-                }
-                for b, c, k, o in zip(ids, citizens, ch, offsets, strict=True)
-            ]
-            choice_rows: list[dict[str, Any]] = []
-            if weights is not None:
-                k = rng.integers(1, 6, len(ids))
-                # weighted sampling without replacement: the top k of log(w) + Gumbel noise
-                keys = np.log(weights)[None, :] + rng.gumbel(size=(len(ids), len(pids)))
-                order = np.argsort(-keys, axis=1)
-                for row, b, kk in zip(order, ids, k, strict=True):
-                    for j in row[:kk]:
-                        choice_rows.append(
-                            {
-                                "ballot_id": int(b),
-                                "proposal_id": int(pid_arr[j]),
-                                "consultation_id": cid,
-                                "value": 1,
-                            }
-                        )
-            with session_scope(engine) as s:
-                _insert(s, Ballot, rows)
-                _insert(s, BallotChoice, choice_rows)
-            choices += len(choice_rows)
-        return choices
-
-    def _comments(
-        self,
-        cid: int,
-        pids: Sequence[int],
-        n: int,
-        start: datetime,
-        hours: float,
-        *,
-        first_share: float = 0.0,
-        seed: int = 3,
-    ) -> None:
-        """``n`` comments: 70 % top-level (``first_share`` of them on the first proposal),
-        30 % replies to a top-level comment of the same proposal; 3 % hidden."""
-        rng = random.Random(seed)
-        engine = self.bench.engine
-        with session_scope(engine) as s:
-            first_id = _next_id(s, Comment)
-        tops: list[tuple[int, int]] = []  # (comment id, proposal id) of top-level comments
-        n_top = max(1, int(n * 0.7))
-        ids = iter(range(first_id, first_id + n))
-        for phase, count in (("top", n_top), ("reply", n - n_top)):
-            for part in _chunked(count):
-                rows = []
-                for _ in part:
-                    cid_ = next(ids)
-                    parent: int | None = None
-                    if phase == "top":
-                        pid = pids[0] if rng.random() < first_share else rng.choice(pids)
-                        tops.append((cid_, pid))
-                    else:
-                        parent, pid = rng.choice(tops)
-                    hidden = rng.random() < 0.03
-                    rows.append(
-                        {
-                            "id": cid_,
-                            "consultation_id": cid,
-                            "proposal_id": pid,
-                            "citizen_id": rng.randint(1, self.citizens),
-                            "parent_id": parent,
-                            "body": _text(rng, rng.randint(8, 60)),
-                            "stance": rng.choice(("for", "for", "against", "neutral")),
-                            "channel": "web" if rng.random() < 0.9 else "sms",
-                            "moderation_state": "hidden" if hidden else "visible",
-                            "moderation_reason": "off-topic" if hidden else None,
-                            "report_count": 1 if hidden else 0,
-                            "recorded_by": None,
-                            "external_ref": None,
-                            "created_at": start + timedelta(seconds=rng.uniform(0, hours * 3600)),
-                        }
-                    )
-                with session_scope(engine) as s:
-                    _insert(s, Comment, rows)
 
     @cached_property
     def closed(self) -> Closed:
@@ -418,8 +263,8 @@ class Dataset:
         )
         rng = np.random.default_rng(4)
         voters = rng.permutation(np.arange(1, n_citizens + 1))[: sc.ballots]
-        choices = self._ballots(cid, voters, opens_at, 29 * 24, pids=pids)
-        self._comments(cid, pids, sc.comments, opens_at, 29 * 24)
+        choices = insert_ballots(self.bench.engine, cid, voters, opens_at, 29 * 24, pids=pids)
+        insert_comments(self.bench.engine, cid, pids, sc.comments, self.citizens, opens_at, 29 * 24)
         clock.set_clock(clock.FrozenClock(closes_at))
         with session_scope(self.bench.engine) as s:
             transition(s, consultation_id=cid, to="closed", actor=SYSTEM)
@@ -434,10 +279,10 @@ class Dataset:
                 .where(SurveyQuestion.survey_id == survey)
                 .order_by(SurveyQuestion.position)
             ).all()
-            first = _next_id(s, SurveyResponse)
+            first = next_id(s, SurveyResponse)
         responses = sc.survey_answers // len(questions)
         r = random.Random(5)
-        for part in _chunked(responses, CHUNK // len(questions)):
+        for part in chunked(responses, CHUNK // len(questions)):
             resp, answers = [], []
             for k in part:
                 voter = int(voters[k])
@@ -454,18 +299,18 @@ class Dataset:
                     }
                 )
                 for qid, _inst, lo, hi in questions:
-                    numeric = lo is not None and hi is not None
+                    value = None if lo is None or hi is None else r.randint(int(lo), int(hi))
                     answers.append(
                         {
                             "response_id": rid,
                             "question_id": qid,
-                            "value": float(r.randint(int(lo), int(hi))) if numeric else None,
-                            "text": None if numeric else _text(r, 8),
+                            "value": None if value is None else float(value),
+                            "text": sentence(r, 8) if value is None else None,
                         }
                     )
             with session_scope(self.bench.engine) as s:
-                _insert(s, SurveyResponse, resp)
-                _insert(s, SurveyAnswer, answers)
+                insert(s, SurveyResponse, resp)
+                insert(s, SurveyAnswer, answers)
         return Closed(
             cid,
             "bench-closed",
@@ -495,7 +340,7 @@ class Dataset:
         )
         voted = int(n * self.scale.voted_share)
         voters = np.random.default_rng(6).permutation(np.arange(1, n + 1))[:voted]
-        self._ballots(cid, voters, opens_at, 7 * 24 - 1)
+        insert_ballots(self.bench.engine, cid, voters, opens_at, 7 * 24 - 1)
         return Open(cid, "bench-open", voted, n - voted)
 
     @cached_property
@@ -516,5 +361,15 @@ class Dataset:
             answered=False,
             budget=5_000_000,
         )
-        self._comments(cid, pids, sc.page_comments, opens_at, 3 * 24 - 1, first_share=0.2, seed=7)
+        insert_comments(
+            self.bench.engine,
+            cid,
+            pids,
+            sc.page_comments,
+            self.citizens,
+            opens_at,
+            3 * 24 - 1,
+            first_share=0.2,
+            seed=7,
+        )
         return Page(cid, "bench-page", len(pids), sc.page_comments, pids[0], 1)

@@ -24,6 +24,7 @@ from datetime import timedelta
 from sqlalchemy import func, insert, select
 
 from bench.harness import NOW, SYSTEM, Bench, Case, Target, Trial
+from bench.rows import table_of
 from core.db import session_scope
 from models import Ballot, BallotChoice
 from participation.auth import citizen_actor
@@ -149,7 +150,7 @@ class CastTrial(Trial):
 
     def baseline(self) -> float:
         cid, _ = self._consultation()
-        table = Ballot.__table__
+        table = table_of(Ballot)
 
         def work(w: int) -> None:
             for j in range(self.per_writer):

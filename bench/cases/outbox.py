@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from bench.harness import NOW, SYSTEM, Bench, Case, Target, Trial, timed
+from bench.rows import table_of
 from core.db import session_scope
 from core.settings import get_settings
 from models import Ballot, Citizen, Consent, Contact, OutboxMessage
@@ -91,7 +92,7 @@ def raw_reminders(session: Session, cons_id: int, *, limit: int | None = None) -
     )
     if limit is not None:
         body = body.order_by(Citizen.id).limit(limit)
-    table = OutboxMessage.__table__
+    table = table_of(OutboxMessage)
     stmt = insert(table).from_select(COLUMNS, body).execution_options(preserve_rowcount=True)
     result = session.connection().execute(stmt)
     return int(result.rowcount)
