@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -15,6 +14,7 @@ from sqlalchemy import func, select
 from core.db import dispose_engines, make_engine
 from core.settings import get_settings
 from models import AuditEvent, Citizen, Consultation
+from tests.cli.conftest import make_runner
 
 GOOD = [
     "consultations",
@@ -46,19 +46,7 @@ def cli(fresh_db, monkeypatch):
     monkeypatch.setenv("CIVICFLOW_DB__URL", url)
     get_settings.cache_clear()
     dispose_engines()
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "civicflow", *args],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "CIVICFLOW_DB__URL": url},
-            cwd=Path(__file__).resolve().parents[2],
-            timeout=120,
-        )
-
-    run.url = url  # type: ignore[attr-defined]
-    yield run
+    yield make_runner(url)
     get_settings.cache_clear()
     dispose_engines()
 

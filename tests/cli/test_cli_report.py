@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -19,6 +16,7 @@ from core.db import dispose_engines, make_engine
 from core.settings import get_settings
 from models import Report, Survey
 from models.migrate import upgrade
+from tests.cli.conftest import make_runner
 from tests.reports.handmade import build
 
 KANSAS = "resident_survey/FY2022_RS_Cleaned_safe.csv"
@@ -31,19 +29,7 @@ def cli(fresh_db, monkeypatch):
     monkeypatch.setenv("CIVICFLOW_DB__URL", url)
     get_settings.cache_clear()
     dispose_engines()
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "civicflow", *args],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "CIVICFLOW_DB__URL": url},
-            cwd=Path(__file__).resolve().parents[2],
-            timeout=120,
-        )
-
-    run.url = url  # type: ignore[attr-defined]
-    yield run
+    yield make_runner(url)
     get_settings.cache_clear()
     dispose_engines()
 
