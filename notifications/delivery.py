@@ -25,7 +25,7 @@ block every ballot for the length of the call):
    error code); ``opted_out`` → the channel's consent is withdrawn for every purpose (source
    ``provider_opt_out``), the row and the citizen's other queued rows on that channel are
    ``suppressed``/``opted_out``; a transient refusal → ``deferred`` with exponential backoff
-   (60 s · 2^(attempts−1), at most 1 h), or ``failed`` after ``max_attempts`` claims. A row is
+   (60 s · 2^(attempts−1), at most 1 h), or ``failed`` after ``max_attempts`` tries. A row is
    recorded only if it is still ``sending`` with the ``attempts`` value this worker set (its
    claim token), so a worker whose lease expired never overwrites a later claim.
 
@@ -37,7 +37,7 @@ have no provider id are handled by ``on_stuck``:
 
 * ``"resend"`` (the default: **at-least-once**): back to ``pending`` with reason
   ``lease_expired``; they are claimed and sent again, so a message the provider had already
-  accepted may arrive twice. Once a row has been claimed ``max_attempts`` times it is
+  accepted may arrive twice. Once a row has used ``max_attempts`` tries it is
   ``failed``/``lease_expired`` instead, so a message that crashes its worker cannot loop.
 * ``"fail"`` (**at-most-once**): ``failed`` with reason ``lease_expired``; never sent again,
   so a message the provider never received is lost.
@@ -261,7 +261,7 @@ def deliver_pending(
         lease_seconds: age of a ``sending`` claim after which the row counts as stuck.
         on_stuck: ``"resend"`` (at-least-once, default) or ``"fail"`` (at-most-once) — see
             the module docstring.
-        max_attempts: claims after which a transiently failing or stuck row is ``failed``.
+        max_attempts: tries after which a transiently failing or stuck row is ``failed``.
         settings: for the app URL, signing secret and SMS segment limit.
     Returns:
         a :class:`~notifications.schemas.DeliveryReport`.
