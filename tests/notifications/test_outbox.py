@@ -12,11 +12,12 @@ from sqlalchemy import func, select
 from core import clock
 from core.actor import Actor
 from core.errors import NotAllowed, ValidationError
-from models import Citizen, Consultation, OutboxMessage
+from models import Citizen, Consultation, OutboxMessage, Survey
 from notifications.outbox import (
     enqueue,
     enqueue_results,
     enqueue_signin_code,
+    enqueue_survey_invitation,
     list_messages,
     plan_invitations,
     plan_reminders,
@@ -345,3 +346,40 @@ def test_list_messages_refuses_an_unknown_status(session):
     with pytest.raises(ValidationError) as info:
         list_messages(session, status="lost")
     assert info.value.field == "status"
+
+
+def test_survey_invitations_go_to_participants_or_to_named_citizens(session):
+    cons, pids = f.consultation(session)
+    voter = person(session, [("email", "surveys")])
+    person(session, [("email", "surveys")])  # did not take part: not invited to the pulse
+    vote(session, cons, pids[0], voter)
+    pulse = Survey(
+        slug="pulse-1", title="How did it go?", kind="pulse", consultation_id=cons, created_at=f.T0
+    )
+    wave = Survey(slug="wave-2026", title="Resident survey", kind="wave", created_at=f.T0)
+    session.add_all([pulse, wave])
+    session.flush()
+    closes = f.T0 + timedelta(days=30)
+
+    out = enqueue_survey_invitation(session, survey_id=pulse.id, closes_at=closes, actor=f.SYSTEM)
+    assert (out.considered, out.counts) == (1, {"pending": 1})
+    key = session.execute(
+        select(OutboxMessage.idempotency_key).where(OutboxMessage.kind == "survey_invitation")
+    ).scalar_one()
+    assert key == f"survey_invitation:{cons}:{pulse.id}:{voter}:email"
+
+    named = person(session, [("email", "surveys")])
+    out = enqueue_survey_invitation(
+        session, survey_id=wave.id, closes_at=closes, actor=f.SYSTEM, citizen_ids=[named, voter]
+    )
+    assert out.counts == {"pending": 2}
+    payload = session.execute(
+        select(OutboxMessage.payload).where(
+            OutboxMessage.idempotency_key == f"survey_invitation:-:{wave.id}:{named}:email"
+        )
+    ).scalar_one()
+    assert payload["survey_url"].endswith("/?survey=wave-2026")
+    assert payload["closes_at_utc"] == closes.isoformat()
+    with pytest.raises(ValidationError) as info:
+        enqueue_survey_invitation(session, survey_id=wave.id, closes_at=closes, actor=f.SYSTEM)
+    assert info.value.field == "citizen_ids"
