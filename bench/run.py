@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -81,8 +82,24 @@ def measure(trial: Trial, repeats: int, *, warmup: bool = False) -> tuple[list[f
     return ours, base
 
 
-def run_case(case: Case, bench: Bench) -> Result:
-    """Build the case's trial, measure it and summarise; an exception becomes ``error``."""
+def profile(trial: Trial, path: Path) -> None:
+    """Run CivicFlow's side once more under pyinstrument (not a dependency: ``pip install
+    pyinstrument``) and write the call tree to ``path``. Only the main thread is sampled."""
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.002)
+    profiler.start()
+    try:
+        trial.ours()
+    finally:
+        profiler.stop()
+    path.write_text(profiler.output_text(unicode=False, color=False))
+    print(f"  profile: {path}", flush=True)
+
+
+def run_case(case: Case, bench: Bench, profile_to: Path | None = None) -> Result:
+    """Build the case's trial, measure it and summarise; an exception becomes ``error``.
+    With ``profile_to``, one more untimed run of CivicFlow's side is profiled there."""
     res = Result(
         case.name, case.what, case.against, target=case.target.text if case.target else None
     )
@@ -102,6 +119,8 @@ def run_case(case: Case, bench: Bench) -> Result:
         res.ok = trial.ok
         if case.target is not None:
             res.met = case.target.met(res.median_s, res.ratio) and res.ok
+        if profile_to is not None:
+            profile(trial, profile_to)
     except Exception as exc:
         traceback.print_exc()
         res.error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
@@ -252,6 +271,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="NAME=VALUE",
         help="override one parameter of the scale, e.g. --set page_comments=100000",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="after measuring, profile one more run of each case with pyinstrument "
+        "(<out>-profile-<case>.txt)",
+    )
     parser.add_argument("--pg-url", default=PG_URL, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.repeats < MIN_REPEATS:
@@ -262,6 +287,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the selected cases; print the table; write the JSON; return the exit code."""
     args = parse_args(argv)
+    # a terminated run still drops its PostgreSQL schema and scratch folder (finally blocks)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     selected = _select(args.cases, args.scale)
     scale = with_overrides(SCALES[args.scale], args.set)
     started = time.perf_counter()
@@ -293,7 +320,9 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     continue
                 print(f"- {case.name}", flush=True)
-                results.append(run_case(case, bench))
+                out = Path(args.out)
+                where = out.with_name(f"{out.stem}-profile-{case.name}.txt")
+                results.append(run_case(case, bench, where if args.profile else None))
             if bench._dataset is not None:
                 data_seconds = bench._dataset.seconds
             engine.dispose()
