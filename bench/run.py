@@ -182,7 +182,8 @@ def _note(r: Result) -> str:
     if r.case == "cast":
         parts.append(
             f"ballots/s {f.get('throughput')} vs raw {f.get('baseline_throughput')}, "
-            f"duplicates {f.get('duplicates')}, errors {f.get('errors')}"
+            f"duplicates {f.get('duplicates')}, errors {f.get('errors')}; the same rows as "
+            f"plain SQL {f.get('same_rows_raw_s')} s"
         )
     if r.case == "deliver" and r.median_s:
         parts.append(

@@ -16,12 +16,13 @@ repeat uses a new open approval consultation with 10 proposals.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from bench.harness import NOW, SYSTEM, Bench, Case, Target, Trial
 from bench.rows import table_of
@@ -169,7 +170,58 @@ class CastTrial(Trial):
         seconds, errors = _race(self.writers, work)
         self.check(not errors, f"raw insert raised: {errors[:1]!r}")
         self.facts.setdefault("baseline_throughput", []).append(round(self.n / seconds, 1))
+        self._same_rows_raw()
         return seconds
+
+    def _same_rows_raw(self) -> None:
+        """Diagnostic (not the baseline): the rows one ``cast_ballot`` writes — ballot, 3
+        choices, ledger entry, audit event and audit head, with the head read first — as
+        plain SQL statements in one transaction per ballot, same writers. The gap between
+        this and ``cast_ballot`` is the service's Python/ORM cost; the gap between this and
+        the single-row baseline is the database work the service cannot skip."""
+        cid, pids = self._consultation()
+        lock = " FOR UPDATE" if self.engine.dialect.name == "postgresql" else ""
+        statements = [
+            text(
+                "INSERT INTO ballot (consultation_id, citizen_id, channel, cast_at, "
+                "receipt_code, revision) VALUES (:c, :z, 'web', :t, :r, 1) RETURNING id"
+            ),
+            text(
+                "INSERT INTO ballot_choice (ballot_id, proposal_id, consultation_id, value) "
+                "VALUES (:b, :p, :c, 1)"
+            ),
+            text(
+                "INSERT INTO contact (citizen_id, consultation_id, channel, direction, kind, "
+                "ref_table, ref_id, at) VALUES (:z, :c, 'web', 'inbound', 'ballot', 'ballot', "
+                ":b, :t)"
+            ),
+            text(f"SELECT seq, digest FROM audit_head WHERE id = 1{lock}"),
+            text(
+                "INSERT INTO audit_event (seq, at, actor, action, subject, payload_digest, "
+                "prev_digest, digest) VALUES (:s, :t, 'bench', 'ballot.cast', 'x', :d, :d, :d)"
+            ),
+            text("UPDATE audit_head SET seq = :s, digest = :d WHERE id = 1"),
+        ]
+        at = NOW if self.engine.dialect.name == "postgresql" else NOW.replace(tzinfo=None)
+
+        def work(w: int) -> None:
+            ins, choice, contact, head, event, move = statements
+            for j in range(self.per_writer):
+                z = w * self.per_writer + j + 1
+                with self.engine.begin() as conn:
+                    b = conn.execute(
+                        ins, {"c": cid, "z": z, "t": at, "r": new_receipt_code()}
+                    ).scalar_one()
+                    conn.execute(choice, [{"b": b, "p": p, "c": cid} for p in pids[:3]])
+                    conn.execute(contact, {"z": z, "c": cid, "b": b, "t": at})
+                    seq = conn.execute(head).one()[0] + 1
+                    digest = hashlib.sha256(f"{seq}".encode()).hexdigest()
+                    conn.execute(event, {"s": seq, "t": at, "d": digest})
+                    conn.execute(move, {"s": seq, "d": digest})
+
+        seconds, errors = _race(self.writers, work)
+        self.check(not errors, f"raw same-rows transaction raised: {errors[:1]!r}")
+        self.facts.setdefault("same_rows_raw_s", []).append(round(seconds, 4))
 
 
 CASE = Case(
