@@ -215,16 +215,16 @@ def consultations_create(
     with session_scope() as s:
         out = create_consultation(s, data=data, actor=OPERATOR)
         for n, item in enumerate(proposal or [], start=1):
-            data: dict[str, Any] = {"title": item}
+            pdata: dict[str, Any] = {"title": item}
             if method == "budget":
                 ptitle, sep, cost = item.rpartition("=")
                 if not sep or not cost.strip().isdigit():
                     raise ValidationError(
                         f"{item!r}: a budget project is written TITLE=COST with a whole "
                         "non-negative cost", field=f"proposal {n}")
-                data = {"title": ptitle, "cost": int(cost)}
+                pdata = {"title": ptitle, "cost": int(cost)}
             try:
-                add_proposal(s, consultation_id=out.id, data=data, actor=OPERATOR)
+                add_proposal(s, consultation_id=out.id, data=pdata, actor=OPERATOR)
             except CivicFlowError as exc:
                 raise type(exc)(exc.message, field=f"proposal {n} {exc.field or ''}".strip()
                                 ) from None

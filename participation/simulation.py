@@ -246,7 +246,7 @@ def arrive_ballots(
         ballot_ids = insert_ballots(session, consultation_id=consultation_id,
                                     citizen_ids=[d[1] for d in part],
                                     channels=["web"] * len(part), cast_at=[d[2] for d in part])
-        choices = []
+        choices: list[dict[str, Any]] = []
         for (voter, _, _), bid in zip(part, ballot_ids, strict=True):
             if ordinal:
                 values: tuple[int, ...] = tuple(range(1, len(voter.vote) + 1))
@@ -256,7 +256,7 @@ def arrive_ballots(
                             "consultation_id": consultation_id, "value": val}
                            for p, val in zip(voter.vote, values, strict=True))
         insert_rows(session, BallotChoice.__table__, choices)  # type: ignore[arg-type]
-        insert_rows(session, Contact.__table__, [
+        insert_rows(session, Contact.__table__, [  # type: ignore[arg-type]
             {"citizen_id": cid, "consultation_id": consultation_id, "channel": "web",
              "direction": "inbound", "kind": "ballot", "ref_table": "ballot", "ref_id": bid,
              "at": at} for (_, cid, at), bid in zip(part, ballot_ids, strict=True)])
