@@ -26,7 +26,9 @@ from core import clock
 from core.actor import Actor
 
 DEMO_ACTOR = Actor(kind="system", name="demo")
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "data" / "pabulib"
+_NEAR = Path(__file__).resolve().parents[1] / "examples" / "data" / "pabulib"
+#: bundled data: beside the source tree (a checkout) or in the working directory (an image)
+EXAMPLES = _NEAR if _NEAR.is_dir() else Path.cwd() / "examples" / "data" / "pabulib"
 #: the default instance: Warsaw 2018, Nowe Włochy (1,067 real ballots, 23 projects, greedy)
 BUNDLED = EXAMPLES / "poland_warszawa_2018_nowe-wlochy.pb"
 
