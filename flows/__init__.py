@@ -13,6 +13,7 @@ from core.settings import get_settings
 
 _settings = get_settings()
 os.environ.setdefault("PREFECT_HOME", str(_settings.prefect.home.resolve()))
+os.makedirs(os.environ["PREFECT_HOME"], exist_ok=True)  # Prefect creates only the last level
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
