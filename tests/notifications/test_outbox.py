@@ -383,3 +383,27 @@ def test_survey_invitations_go_to_participants_or_to_named_citizens(session):
     with pytest.raises(ValidationError) as info:
         enqueue_survey_invitation(session, survey_id=wave.id, closes_at=closes, actor=f.SYSTEM)
     assert info.value.field == "citizen_ids"
+
+
+def test_planned_rows_store_times_and_payloads_as_the_orm_does(session):
+    cons, _ = f.consultation(session)
+    person(session, [("email", "invitations")])
+    plan_invitations(session, consultation_id=cons, actor=f.SYSTEM)
+    now = clock.now()
+    # equal in SQL to a bound parameter of the same instant (SQLite compares the text)
+    assert (
+        session.execute(
+            select(func.count()).where(
+                OutboxMessage.not_before == now, OutboxMessage.created_at == now
+            )
+        ).scalar_one()
+        == 1
+    )
+    c = session.get(Consultation, cons)
+    payload = session.execute(select(OutboxMessage.payload)).scalar_one()
+    assert payload == {
+        "consultation_title": c.title,
+        "consultation_url": f"http://localhost:8501/?consultation={c.slug}",
+        "closes_at_utc": c.closes_at.isoformat(),
+        "time_zone": "UTC",
+    }
