@@ -20,7 +20,7 @@ def normalize_phone(raw: str, *, default_region: str = "GB", field: str = "phone
         ValidationError: the number cannot be parsed or is not a valid number.
     """
     try:
-        parsed = phonenumbers.parse(raw, default_region)
+        parsed = phonenumbers.parse(raw.strip(), default_region.upper())
     except phonenumbers.NumberParseException as exc:
         raise ValidationError(f"{raw!r} is not a phone number ({exc})", field=field) from exc
     if not phonenumbers.is_possible_number(parsed) or not phonenumbers.is_valid_number(parsed):
@@ -40,7 +40,8 @@ def normalize_email(raw: str, *, field: str = "email") -> str:
     Raises:
         ValidationError: the address is malformed.
     """
-    local, sep, domain = raw.strip().rpartition("@")
+    raw = raw.strip()
+    local, sep, domain = raw.rpartition("@")
     placeholder = sep and domain.lower().rsplit(".", 1)[-1] in _PLACEHOLDER_TLDS
     # email-validator refuses RFC 2606 names outright; check the syntax of the rest against a
     # stand-in domain and keep the placeholder, so nothing is ever sent to a real domain.

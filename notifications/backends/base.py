@@ -15,6 +15,7 @@ deterministic ``Message-ID``), so events can be matched back to the outbox row.
 
 from __future__ import annotations
 
+import email.policy
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
@@ -42,6 +43,8 @@ __all__ = [
 _NEWLINE: Final = re.compile(r"[\r\n]")
 _UNSAFE: Final = re.compile(r"[^A-Za-z0-9._-]+")
 
+
+_POLICY = email.policy.default.clone(max_line_length=998)
 
 def _no_newlines(value: str, field_name: str) -> None:
     # A CR or LF in a header value would let it start a new header (header injection).
@@ -79,7 +82,7 @@ class EmailMessageSpec:
     Attributes:
         key: the idempotency key (the outbox row's unique key); unique within a batch.
         to: the recipient's address, already normalised
-            (:func:`notifications.contacts.normalize_email`).
+            (:func:`core.contacts.normalize_email`).
         subject: one line.
         text: the plain-text body.
         html: the HTML body, or None for text-only mail.
@@ -120,7 +123,7 @@ class SmsMessageSpec:
 
     Attributes:
         key: the idempotency key (the outbox row's unique key).
-        to: the recipient's number in E.164 form (:func:`notifications.contacts.normalize_phone`).
+        to: the recipient's number in E.164 form (:func:`core.contacts.normalize_phone`).
         body: the text, already checked with :func:`notifications.sms.check_sms_length`.
     """
 
@@ -276,4 +279,8 @@ def build_email_message(
         msg.add_attachment(
             attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
         )
+    # Serialise with RFC 5322's 998-character line limit: folding a long List-Unsubscribe
+    # URL at 78 makes the policy RFC 2047-encode it, which mail providers do not parse.
+    # (Set after the bodies, whose transfer encoding was chosen under the default policy.)
+    msg.policy = _POLICY
     return msg

@@ -27,3 +27,14 @@ def test_sms_with_a_long_title_stays_within_the_default_limit(message, locale):
     assert segments.segments <= SmsSettings().max_segments, (segments, sms)
     assert "…" in sms  # the title was shortened, the link and the opt-out line were kept
     assert URL in sms
+
+
+def test_a_long_list_unsubscribe_url_is_not_encoded_or_folded():
+    from notifications.backends.base import EmailMessageSpec, build_email_message
+
+    url = "http://localhost:8501/unsubscribe?token=" + "a" * 150
+    spec = EmailMessageSpec(key="k1", to="a@example.invalid", subject="S", text="t",
+                            headers={"List-Unsubscribe": f"<{url}>",
+                                     "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
+    raw = build_email_message(spec, from_email="x@example.invalid", from_name=None).as_bytes()
+    assert f"List-Unsubscribe: <{url}>\n".encode() in raw.replace(b"\r\n", b"\n")
