@@ -18,6 +18,7 @@ is 1 if a case failed or produced a wrong result (a missed target is not a failu
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -87,12 +88,15 @@ def profile(trial: Trial, path: Path) -> None:
     pyinstrument``) and write the call tree to ``path``. Only the main thread is sampled."""
     from pyinstrument import Profiler
 
+    measured = copy.deepcopy(trial.facts)  # the profiled run's figures are not results
     profiler = Profiler(interval=0.002)
     profiler.start()
     try:
         trial.ours()
     finally:
         profiler.stop()
+        trial.facts.clear()
+        trial.facts.update(measured)
     path.write_text(profiler.output_text(unicode=False, color=False))
     print(f"  profile: {path}", flush=True)
 
