@@ -72,8 +72,10 @@ class FreshDatabase:
             engine.dispose()
         if self._schemas:
             admin = make_engine(PG_URL)
-            with admin.begin() as conn:
-                for schema in self._schemas:
+            # one transaction per schema: dropping hundreds of schemas in one transaction
+            # runs out of lock slots (max_locks_per_transaction)
+            for schema in self._schemas:
+                with admin.begin() as conn:
                     conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
             admin.dispose()
 
