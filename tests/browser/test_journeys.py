@@ -13,7 +13,10 @@ from playwright.sync_api import expect
 from participation_app import i18n
 from tests.browser.conftest import PASSWORD, World, screenshot
 
-pytestmark = pytest.mark.browser
+# A real browser against a real Streamlit server: a re-render can detach an element between
+# Playwright's lookup and its click on a loaded machine. Such a journey is run again (up
+# to twice); a real fault fails every time.
+pytestmark = [pytest.mark.browser, pytest.mark.flaky(reruns=2, reruns_delay=2)]
 
 HOSTILE = (
     "<script>alert(1)</script> <img src=x onerror=alert(1)> ![x](http://e/x.png) "
