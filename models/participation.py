@@ -175,6 +175,8 @@ class Ballot(Base):
     __table_args__ = (
         UniqueConstraint("consultation_id", "citizen_id"),
         CheckConstraint(_in("channel", CHANNELS_ALL), name="channel"),
+        # "my ballots" and erasing a citizen look ballots up by citizen alone
+        Index("ix_ballot_citizen", "citizen_id"),
     )
 
 
@@ -214,6 +216,11 @@ class Comment(Base):
         CheckConstraint(_in("channel", CHANNELS_ALL), name="channel"),
         CheckConstraint(_in("moderation_state", MODERATION_STATES), name="moderation_state"),
         Index("ix_comment_consultation_created", "consultation_id", "created_at"),
+        # a proposal's visible threads, newest first, without a sort
+        Index(
+            "ix_comment_thread", "proposal_id", "parent_id", "moderation_state", "created_at"
+        ),
+        Index("ix_comment_citizen", "citizen_id"),
     )
 
 
