@@ -81,6 +81,21 @@ class CitizenIn(BaseModel):
         return self
 
 
+class ContactPreferencesIn(BaseModel):
+    """How a citizen wants to hear from us: the channel tried first and the language.
+
+    Attributes:
+        preferred_channel: ``email`` or ``sms`` (routing falls back to the other channel
+            when the preferred one has no consent or no address).
+        locale: ``en`` or ``fa``: the language of messages and of the app.
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    preferred_channel: Literal["email", "sms"]
+    locale: Literal["en", "fa"]
+
+
 LOCALE_REGIONS = {"fa": "IR", "en": "GB"}
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -254,6 +269,23 @@ class CitizenOut:
     display_name: str
     locale: str
     district: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactPreferencesOut:
+    """A citizen's contact preferences after a change.
+
+    Attributes:
+        citizen_id: the citizen's row id.
+        preferred_channel: ``email`` or ``sms``.
+        locale: ``en`` or ``fa``.
+        changed: False when the citizen already had these preferences (nothing written).
+    """
+
+    citizen_id: int
+    preferred_channel: str
+    locale: str
+    changed: bool
 
 
 @dataclass(frozen=True, slots=True)

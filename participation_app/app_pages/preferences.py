@@ -1,4 +1,5 @@
-"""Messages and consent: which purposes the citizen agrees to receive, on which channel."""
+"""Messages and consent: the channel tried first, the language, and which purposes the
+citizen agrees to receive on which channel."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import streamlit as st
 
 from core.errors import CivicFlowError
 from models.participation import CHANNELS_OUTBOUND, PURPOSES
-from participation.citizens import consents_of, set_consent
-from participation_app import queries, state, ui
+from participation.citizens import consents_of, set_consent, set_contact_preferences
+from participation_app import i18n, queries, state, ui
 from participation_app.ui import tr
 
 who = state.require("citizen")
@@ -22,6 +23,52 @@ if profile is None:
     st.stop()
 
 has = {"email": profile.has_email, "sms": profile.has_phone}
+st.subheader(tr("prefs.contact_title"))
+with st.form("contact"):
+    # only channels the citizen has an address on; the current one stays listed regardless
+    channels = [ch for ch in CHANNELS_OUTBOUND if has[ch] or ch == profile.preferred_channel]
+    channel = st.radio(
+        tr("prefs.channel_label"),
+        channels,
+        index=channels.index(profile.preferred_channel),
+        format_func=ui.labels(channels, lambda v: tr(f"channel.{v}")),
+        horizontal=True,
+        key="pref_channel",
+    )
+    locales = list(state.LANGS)
+    locale = st.radio(
+        tr("prefs.locale_label"),
+        locales,
+        index=locales.index(profile.locale) if profile.locale in locales else 0,
+        format_func=ui.labels(locales, lambda v: tr(f"locale.{v}")),
+        horizontal=True,
+        key="pref_locale",
+    )
+    if st.form_submit_button(tr("prefs.contact_save"), type="primary"):
+        try:
+            with state.db() as s:
+                out = set_contact_preferences(
+                    s,
+                    citizen_id=cid,
+                    preferred_channel=str(channel),
+                    locale=str(locale),
+                    actor=who,
+                )
+        except CivicFlowError as exc:
+            ui.error(exc)
+        else:
+            lang = out.locale
+            words = {
+                "channel": i18n.t(lang, f"channel.{out.preferred_channel}"),
+                "language": i18n.t(lang, f"locale.{lang}"),
+            }
+            ui.flash("success", i18n.t(lang, "prefs.contact_saved", **words))
+            # the language of messages is the language of the app too
+            st.session_state["lang_next"] = lang
+            st.session_state["lang_chosen"] = True
+            st.rerun()
+
+st.subheader(tr("prefs.consent_title"))
 with st.form("consents"):
     cols = st.columns(len(CHANNELS_OUTBOUND))
     wanted: dict[tuple[str, str], bool] = {}
