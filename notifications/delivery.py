@@ -17,9 +17,10 @@ block every ballot for the length of the call):
    (``suppressed`` with the reason); quiet hours in the citizen's time zone defer it to their
    end. The rest are rendered in the citizen's current locale (subject, text, HTML, SMS), with
    a signed single-purpose unsubscribe link and, for email, ``List-Unsubscribe`` +
-   ``List-Unsubscribe-Post`` headers (RFC 2369, RFC 8058); SMS longer than
-   ``settings.sms.max_segments`` parts are suppressed (``segments_exceeded``). Emails go as one
-   ``send_batch`` call, SMS one ``send`` call each.
+   ``List-Unsubscribe-Post`` headers (RFC 2369, RFC 8058); an SMS longer than
+   ``settings.sms.max_segments`` parts is rendered again with a shorter title
+   (:func:`fit_sms`) and suppressed (``segments_exceeded``) only if it still does not fit.
+   Emails go as one ``send_batch`` call, SMS one ``send`` call each.
 3. **Record** (second transaction): ``sent`` with the provider id, ``sent_at`` and an
    outbound contact-ledger entry; a permanent refusal → ``failed`` (reason = the provider's
    error code); ``opted_out`` → the channel's consent is withdrawn for every purpose (source
@@ -567,17 +568,59 @@ def _prepare(
                     )
                 )
             else:
-                try:
-                    check_sms_length(rendered.sms, max_segments=st.sms.max_segments)
-                except ValidationError:
+                body = fit_sms(msg.template, decision.locale, ctx, st.sms.max_segments,
+                               first=rendered.sms)
+                if body is None:
                     outcomes[msg.id] = _Outcome("suppressed", "segments_exceeded")
                     continue
-                sms.append(
-                    (msg, SmsMessageSpec(key=msg.key, to=person.phone or "", body=rendered.sms))
-                )
+                sms.append((msg, SmsMessageSpec(key=msg.key, to=person.phone or "", body=body)))
         except ValidationError as exc:
             outcomes[msg.id] = _Outcome("failed", f"invalid:{exc.field or 'message'}")
     return outcomes, emails, sms
+
+
+#: the title lengths (characters) an SMS template is tried with, longest first
+SMS_TITLE_STEPS: Final = (40, 24, 12, 1)
+
+
+def fit_sms(
+    template: str,
+    locale: str,
+    ctx: Mapping[str, Any],
+    max_segments: int,
+    *,
+    first: str | None = None,
+) -> str | None:
+    """Render an SMS that fits ``max_segments`` parts, shortening the title if it must.
+
+    The SMS templates cut the consultation or survey title to ``title_chars`` characters
+    (40 by default, ending in "…"). A title with one non-GSM-7 letter (Polish "ł", any
+    Persian text) makes the whole SMS UCS-2, 67 units per part, so a long link and a
+    40-character title can need four parts. The link, the deadline and the opt-out line
+    matter more than the title's tail: the title is tried at :data:`SMS_TITLE_STEPS`
+    characters until the text fits.
+
+    Args:
+        template / locale / ctx: as for :func:`notifications.templating.render_message`.
+        max_segments: the most SMS parts allowed (``settings.sms.max_segments``).
+        first: the SMS already rendered with the default title length, if the caller has it.
+    Returns:
+        The SMS text, or None when even a one-character title does not fit (the caller
+        suppresses the message as ``segments_exceeded``).
+    Raises:
+        ValidationError: the template is unknown or misses a variable (from rendering).
+    """
+    for chars in SMS_TITLE_STEPS:
+        if first is not None and chars == SMS_TITLE_STEPS[0]:
+            text = first
+        else:
+            text = render_message(template, locale, {**ctx, "title_chars": chars}).sms
+        try:
+            check_sms_length(text, max_segments=max_segments)
+        except ValidationError:
+            continue
+        return text
+    return None
 
 
 def _backoff(attempts: int) -> timedelta:

@@ -38,3 +38,41 @@ def test_a_long_list_unsubscribe_url_is_not_encoded_or_folded():
                                      "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
     raw = build_email_message(spec, from_email="x@example.invalid", from_name=None).as_bytes()
     assert f"List-Unsubscribe: <{url}>\n".encode() in raw.replace(b"\r\n", b"\n")
+
+
+# The demo's real payload: a Warsaw title with "ł" (UCS-2) and the app's real link shape.
+DEMO_TITLE = "Local PB in Warsaw, Włochy | Nowe Włochy"
+DEMO_URL = "http://localhost:8501/?consultation=demo-poland-warszawa-2018-nowe-wlochy"
+DEMO = {**CONTEXT, "consultation_title": DEMO_TITLE, "consultation_url": DEMO_URL,
+        "results_url": DEMO_URL, "closes_at": "Wednesday 5 July, 09:00",
+        "survey_title": "How did this consultation go for you? — " + DEMO_TITLE,
+        "survey_url": "http://localhost:8501/?survey=demo-poland-warszawa-2018-nowe-wlochy-pulse"}
+
+
+def test_the_demo_reminder_needs_four_parts_at_the_default_title_length():
+    """The case fit_sms exists for: 202 UCS-2 units = 4 parts of 67 (GSM 03.38 / 3GPP 23.040)."""
+    sms = render_message("reminder", "en", DEMO).sms
+    assert len(sms) == 202
+    assert count_segments(sms).segments == 4  # ceil(202 / 67)
+
+
+@pytest.mark.parametrize("locale", ["en", "fa"])
+@pytest.mark.parametrize("message", ["invitation", "reminder", "results", "survey_invitation"])
+def test_fit_sms_shortens_the_title_until_the_sms_fits(message, locale):
+    from notifications.delivery import fit_sms
+
+    limit = SmsSettings().max_segments
+    sms = fit_sms(message, locale, DEMO, limit)
+    assert sms is not None
+    assert count_segments(sms).segments <= limit
+    url = DEMO["survey_url"] if message == "survey_invitation" else DEMO_URL
+    assert url in sms  # the link is never cut
+    full = render_message(message, locale, DEMO).sms
+    if count_segments(full).segments <= limit:
+        assert sms == full  # a message that fits is left as it was
+
+
+def test_fit_sms_gives_up_when_even_a_one_letter_title_is_too_long():
+    from notifications.delivery import fit_sms
+
+    assert fit_sms("reminder", "fa", DEMO, 1) is None
