@@ -237,6 +237,15 @@ def consents_of(session: Session, *, citizen_id: int) -> dict[tuple[str, str], b
     return {(r[0], r[1]): bool(r[2]) for r in rows}
 
 
+def citizen_locale(session: Session, *, citizen_id: int) -> str:
+    """Return the language a citizen reads their messages in (``en`` or ``fa``).
+
+    Raises:
+        NotFound: no such citizen (field ``citizen_id``).
+    """
+    return get_citizen(session, citizen_id=citizen_id).locale
+
+
 def get_citizen(session: Session, *, citizen_id: int) -> Citizen:
     """Return the citizen row or raise :class:`NotFound` (field ``citizen_id``)."""
     citizen = session.get(Citizen, citizen_id)

@@ -226,6 +226,21 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "prefs.contact_saved": "Saved: we will write to you first by {channel}, in {language}.",
         "locale.en": "English",
         "locale.fa": "Persian (فارسی)",
+        "nav.unsubscribe": "Unsubscribe",
+        "unsub.title": "Unsubscribe",
+        "unsub.done": "You are unsubscribed: we will send you no more {channel} messages of "
+        "this kind: {what}.",
+        "unsub.done_all": "You are unsubscribed: we will send you no more {channel} messages "
+        "that need your consent (invitations, reminders, results and surveys).",
+        "unsub.again": "You can turn messages back on at any time: sign in and open "
+        "Messages and consent.",
+        "unsub.invalid": "This unsubscribe link is not valid: it may have been cut short or "
+        "changed. Open the whole link from the message, or sign in and change your choices "
+        "under Messages and consent.",
+        "unsub.gone": "This link names nobody registered with us: there is nothing to withdraw.",
+        "unsub.missing": "This page needs the unsubscribe link from one of our messages. Open "
+        "the whole link from the message, or sign in and change your choices under Messages "
+        "and consent.",
         "new.title": "New consultation",
         "new.method": "Voting method",
         "new.slug": "Short name for links (a-z, 0-9, -)",
@@ -558,6 +573,22 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "برایتان می‌نویسیم.",
         "locale.en": "انگلیسی (English)",
         "locale.fa": "فارسی",
+        "nav.unsubscribe": "لغو اشتراک",
+        "unsub.title": "لغو اشتراک",
+        "unsub.done": "اشتراک شما لغو شد: دیگر پیام {channel} از این نوع برایتان "
+        "نمی‌فرستیم: {what}.",
+        "unsub.done_all": "اشتراک شما لغو شد: دیگر هیچ پیام {channel} که به رضایت شما نیاز "
+        "دارد (دعوت، یادآوری، نتایج و پرسش‌نامه) برایتان نمی‌فرستیم.",
+        "unsub.again": "هر زمان بخواهید می‌توانید پیام‌ها را دوباره روشن کنید: وارد شوید و "
+        "«پیام‌ها و رضایت» را باز کنید.",
+        "unsub.invalid": "این پیوند لغو اشتراک معتبر نیست: شاید بریده یا دست‌کاری شده باشد. "
+        "پیوند کامل را از پیام باز کنید، یا وارد شوید و انتخاب‌هایتان را در «پیام‌ها و "
+        "رضایت» تغییر دهید.",
+        "unsub.gone": "این پیوند به کسی که نزد ما ثبت‌نام کرده باشد اشاره نمی‌کند: چیزی برای "
+        "لغو نیست.",
+        "unsub.missing": "این صفحه پیوند لغو اشتراکِ یکی از پیام‌های ما را لازم دارد. پیوند "
+        "کامل را از پیام باز کنید، یا وارد شوید و انتخاب‌هایتان را در «پیام‌ها و رضایت» "
+        "تغییر دهید.",
         "new.title": "نظرخواهی تازه",
         "new.method": "روش رأی‌گیری",
         "new.slug": "نام کوتاه برای پیوندها (a-z، 0-9، -)",

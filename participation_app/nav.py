@@ -60,9 +60,17 @@ PAGES: Final[dict[str, PageSpec]] = {
         "app_pages/offline_entry.py", "nav.offline", ":material/contact_phone:", "offline"
     ),
     "council": PageSpec("app_pages/council.py", "nav.council", ":material/gavel:", "council"),
+    # the target of the signed link in every email: {app.base_url}/unsubscribe?token=...
+    "unsubscribe": PageSpec(
+        "app_pages/unsubscribe.py",
+        "nav.unsubscribe",
+        ":material/unsubscribe:",
+        "unsubscribe",
+        hidden=True,
+    ),
 }
 
-_PUBLIC = ("consultations", "consultation")
+_PUBLIC = ("consultations", "consultation", "unsubscribe")
 ROLE_PAGES: Final[dict[Role, tuple[tuple[str, tuple[str, ...]], ...]]] = {
     "anonymous": (("section.citizen", (*_PUBLIC, "signin")),),
     "citizen": (("section.citizen", (*_PUBLIC, "mine", "preferences")),),

@@ -141,3 +141,44 @@ def test_council_member_answers_a_proposal(page, world: World, lang, ref):
     expect(page.get_by_text(reasons).first).to_be_visible()
     expect(page.get_by_text(i18n.t(lang, "report.title"))).to_be_visible()
     screenshot(page, f"council-{lang}")
+
+
+@pytest.mark.parametrize("locale", ["en", "fa"])
+def test_unsubscribe_link_from_an_email_opens_the_page_and_withdraws(page, world: World, locale):
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from core.actor import Actor
+    from core.db import session_scope
+    from core.settings import get_settings
+    from models import Citizen, Consent
+    from notifications.unsubscribe import make_token, unsubscribe_url
+    from participation.citizens import register_citizen
+
+    system = Actor(kind="system", name="browser-test")
+    with session_scope(world.engine) as s:
+        out = register_citizen(
+            s,
+            data={"display_name": "Unsub", "email": f"unsub-{locale}@example.invalid",
+                  "locale": locale},
+            actor=system,
+            consents={("email", "results"): True, ("email", "reminders"): True},
+        )  # fmt: skip
+        public_id = s.get(Citizen, out.id).public_id
+    secret = get_settings().app.secret_key.get_secret_value()
+    token = make_token(
+        citizen_public_id=public_id, channel="email", purpose="results", secret=secret
+    )
+    # the link as delivery builds it, on this server's address
+    page.goto(unsubscribe_url(f"{world.url}/unsubscribe", token))
+    done = i18n.t(
+        locale,
+        "unsub.done",
+        channel=i18n.t(locale, "channel.email"),
+        what=i18n.t(locale, "prefs.purpose.results"),
+    )
+    expect(page.get_by_text(done)).to_be_visible()
+    with Session(world.engine) as s:
+        rows = s.execute(select(Consent).where(Consent.citizen_id == out.id)).scalars()
+        assert {r.purpose: r.opted_in for r in rows} == {"results": False, "reminders": True}
+    screenshot(page, f"unsubscribe-{locale}")
