@@ -3,8 +3,9 @@
 
 The entry script sets up the session (language, style sheet), builds the navigation for
 the signed-in role (:mod:`participation_app.nav`) and runs the chosen page from
-``app_pages/``. Pages only lay out widgets, read through :mod:`participation_app.queries`
-and write through the services, passing the session's :class:`~core.actor.Actor`.
+``app_pages/``. Pages only lay out widgets, read through the read models of
+:mod:`participation` (``participation.queries*``) and write through the services, passing
+the session's :class:`~core.actor.Actor`.
 """
 
 from __future__ import annotations

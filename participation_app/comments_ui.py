@@ -12,7 +12,10 @@ from core.actor import Actor
 from core.errors import CivicFlowError
 from models.participation import STANCES
 from participation.comments import MAX_COMMENT_CHARS, post_comment, report_comment
-from participation_app import i18n, queries, state, ui
+from participation.queries import ProposalItem
+from participation.queries_comments import CommentItem, comment_thread, count_top_comments
+from participation.queries_consultations import ConsultationView
+from participation_app import i18n, state, ui
 from participation_app.ui import tr
 
 
@@ -20,7 +23,7 @@ def _stance_word(stance: str) -> str:
     return tr(f"stance.{stance}") if stance in STANCES else stance
 
 
-def render(view: queries.ConsultationView, item: queries.ProposalItem, who: Actor | None) -> None:
+def render(view: ConsultationView, item: ProposalItem, who: Actor | None) -> None:
     """Draw the comments of one proposal, a page at a time, with the form to add one."""
     citizen = who is not None and who.kind == "citizen"
     writable = view.status in ("published", "open")
@@ -34,12 +37,12 @@ def render(view: queries.ConsultationView, item: queries.ProposalItem, who: Acto
         elif who is None:
             ui.alert("info", tr("vote.signin"))
         with state.db() as s:
-            total_roots = queries.count_top_comments(s, proposal_id=item.id)
+            total_roots = count_top_comments(s, proposal_id=item.id)
         offset, limit = ui.pager(f"cpage:{item.id}", total_roots)
         open_key = f"expanded:{item.id}"
         expanded = frozenset(st.session_state.get(open_key, ()))
         with state.db() as s:
-            thread = queries.comment_thread(
+            thread = comment_thread(
                 s, proposal_id=item.id, offset=offset, limit=limit, expanded=expanded
             )
         if not thread:
@@ -55,7 +58,7 @@ def render(view: queries.ConsultationView, item: queries.ProposalItem, who: Acto
                 _more_replies(item.id, _root_of(thread, i), shown_under, expanded)
 
 
-def _root_of(thread: list[queries.CommentItem], i: int) -> queries.CommentItem:
+def _root_of(thread: list[CommentItem], i: int) -> CommentItem:
     while thread[i].depth > 0:
         i -= 1
     return thread[i]
@@ -68,7 +71,7 @@ def _toggle(key: str, root: int) -> None:
 
 
 def _more_replies(
-    proposal_id: int, root: queries.CommentItem, shown: dict[int, int], expanded: frozenset[int]
+    proposal_id: int, root: CommentItem, shown: dict[int, int], expanded: frozenset[int]
 ) -> None:
     """After a thread: "show all N replies" when some are not shown, "hide" when opened."""
     key = f"expanded:{proposal_id}"
@@ -81,9 +84,9 @@ def _more_replies(
 
 
 def _comment(
-    view: queries.ConsultationView,
-    item: queries.ProposalItem,
-    c: queries.CommentItem,
+    view: ConsultationView,
+    item: ProposalItem,
+    c: CommentItem,
     who: Actor | None,
 ) -> None:
     lang = state.lang()
@@ -132,7 +135,7 @@ def _comment(
                     st.rerun()
 
 
-def _form(view: queries.ConsultationView, item: queries.ProposalItem, who: Actor) -> None:
+def _form(view: ConsultationView, item: ProposalItem, who: Actor) -> None:
     reply_key = f"reply_to:{item.id}"
     parent = st.session_state.get(reply_key)
     st.text(tr("comments.new"))

@@ -16,7 +16,8 @@ import streamlit as st
 
 from core.errors import CivicFlowError
 from core.settings import get_settings
-from participation_app import i18n, queries, state, ui
+from participation.queries_consultations import ConsultationView
+from participation_app import i18n, state, ui
 from participation_app.ui import tr
 from reports.metrics import consultation_metrics
 from reports.render import build_report, column_heading, format_cell
@@ -29,7 +30,7 @@ _DOWNLOADS = (("html", "text/html", "report.download_html"),
                "report.download_xlsx"))  # fmt: skip
 
 
-def render(view: queries.ConsultationView) -> None:
+def render(view: ConsultationView) -> None:
     """Draw the report's figures, charts and tables."""
     lang = state.lang()
     with state.db() as s:
@@ -79,7 +80,7 @@ def render(view: queries.ConsultationView) -> None:
         )
 
 
-def files(view: queries.ConsultationView) -> Path | None:
+def files(view: ConsultationView) -> Path | None:
     """Offer to write the report's files; show download buttons once they exist.
 
     Returns:

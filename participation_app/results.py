@@ -10,7 +10,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from participation_app import queries, state, ui
+from participation.queries import proposals_by_refs
+from participation.queries_consultations import ConsultationView, ballots_by_channel
+from participation_app import state, ui
 from participation_app.ui import tr
 
 TOP = 20
@@ -23,7 +25,7 @@ def _score(method: str, value: Any) -> int:
     return int(value or 0)
 
 
-def render(view: queries.ConsultationView) -> None:
+def render(view: ConsultationView) -> None:
     """Draw the results section, or say that there are none yet."""
     result = view.result or {}
     if not result:
@@ -37,7 +39,7 @@ def render(view: queries.ConsultationView) -> None:
     if irv:
         wanted.add(str(irv))
     with state.db() as s:
-        briefs = queries.proposals_by_refs(s, consultation_id=view.id, refs=sorted(wanted))
+        briefs = proposals_by_refs(s, consultation_id=view.id, refs=sorted(wanted))
     currency = str(view.params.get("currency") or "")
 
     def label(ref: str) -> str:
@@ -92,10 +94,10 @@ def render(view: queries.ConsultationView) -> None:
     )
 
 
-def turnout(view: queries.ConsultationView) -> None:
+def turnout(view: ConsultationView) -> None:
     """Draw the number of ballots per channel (web, phone, letter, …) as a bar chart."""
     with state.db() as s:
-        by_channel = queries.ballots_by_channel(s, consultation_id=view.id)
+        by_channel = ballots_by_channel(s, consultation_id=view.id)
     st.text(tr("manage.ballots", n=sum(by_channel.values())))
     if by_channel:
         frame = pd.DataFrame(

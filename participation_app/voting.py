@@ -14,8 +14,10 @@ import streamlit as st
 from core.actor import Actor
 from core.errors import CivicFlowError
 from participation.ballots import ballot_of, cast_ballot
+from participation.queries import ProposalBrief, ProposalItem, proposals_by_ids
+from participation.queries_consultations import ConsultationView
 from participation.rules import BallotRules
-from participation_app import queries, state, ui
+from participation_app import state, ui
 from participation_app.basket import Basket, can_add, kind_of
 from participation_app.ui import tr
 
@@ -26,7 +28,7 @@ _YES_NO = {
 _NONE = 99
 
 
-def rules_of(view: queries.ConsultationView) -> BallotRules:
+def rules_of(view: ConsultationView) -> BallotRules:
     """The consultation's ballot rules (:class:`participation.rules.BallotRules`)."""
     return BallotRules.from_params(view.method, view.params)
 
@@ -35,7 +37,7 @@ def _key(cid: int) -> str:
     return f"basket:{cid}"
 
 
-def basket(view: queries.ConsultationView, who: Actor) -> Basket:
+def basket(view: ConsultationView, who: Actor) -> Basket:
     """The session's basket for this consultation, loaded from the stored ballot at first."""
     key = _key(view.id)
     found = st.session_state.get(key)
@@ -68,12 +70,12 @@ def _set_from_widget(cid: int, pid: int, widget: str) -> None:
     st.session_state[_key(cid)].set(pid, None if value in (None, _NONE) else int(value))
 
 
-def panel(view: queries.ConsultationView, who: Actor, has_ballot: bool) -> None:
+def panel(view: ConsultationView, who: Actor, has_ballot: bool) -> None:
     """Draw the basket: its contents and totals, the ranking order, and the cast button."""
     rules = rules_of(view)
     bk = basket(view, who)
     with state.db() as s:
-        briefs = queries.proposals_by_ids(s, consultation_id=view.id, ids=bk.ids())
+        briefs = proposals_by_ids(s, consultation_id=view.id, ids=bk.ids())
     costs = {pid: b.cost for pid, b in briefs.items()}
     currency = str(view.params.get("currency") or "")
     with st.container(border=True):
@@ -110,9 +112,9 @@ def panel(view: queries.ConsultationView, who: Actor, has_ballot: bool) -> None:
 
 
 def _contents(
-    view: queries.ConsultationView,
+    view: ConsultationView,
     bk: Basket,
-    briefs: dict[int, queries.ProposalBrief],
+    briefs: dict[int, ProposalBrief],
     currency: str,
 ) -> None:
     if not len(bk):
@@ -152,7 +154,7 @@ def _contents(
         )
 
 
-def _cast(view: queries.ConsultationView, who: Actor, bk: Basket) -> None:
+def _cast(view: ConsultationView, who: Actor, bk: Basket) -> None:
     try:
         with state.db() as s:
             receipt = cast_ballot(
@@ -175,9 +177,7 @@ def _cast(view: queries.ConsultationView, who: Actor, bk: Basket) -> None:
     st.rerun()
 
 
-def control(
-    view: queries.ConsultationView, who: Actor, item: queries.ProposalItem, spent: int
-) -> None:
+def control(view: ConsultationView, who: Actor, item: ProposalItem, spent: int) -> None:
     """Draw the voting control of one proposal (nothing for a withdrawn one).
 
     Args:

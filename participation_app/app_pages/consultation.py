@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import streamlit as st
 
+from participation.queries import proposals_by_ids, proposals_page
+from participation.queries_citizens import ballot_info, citizen_profile
+from participation.queries_consultations import PUBLIC_STATUSES, RESULT_STATUSES, consultation_view
 from participation.rules import Eligibility, eligibility_refusal
-from participation_app import comments_ui, i18n, queries, results, state, ui, voting
+from participation_app import comments_ui, i18n, results, state, ui, voting
 from participation_app.ui import tr
 
 slug = st.query_params.get("c") or st.session_state.get("consultation_slug")
 with state.db() as s:
-    view = queries.consultation_view(s, ref=str(slug)) if slug else None
-if view is None or view.status not in (*queries.PUBLIC_STATUSES, "archived"):
+    view = consultation_view(s, ref=str(slug)) if slug else None
+if view is None or view.status not in (*PUBLIC_STATUSES, "archived"):
     ui.alert("warning", tr("detail.missing"))
     st.page_link("app_pages/consultations.py", label=tr("detail.back"), icon=":material/list:")
     st.stop()
@@ -40,7 +43,7 @@ ui.meta(
 )
 ui.text(view.body)
 
-counted = view.status in queries.RESULT_STATUSES
+counted = view.status in RESULT_STATUSES
 if counted:
     st.header(tr("detail.results"))
     results.render(view)
@@ -55,8 +58,8 @@ if view.status == "open":
         ui.alert("info", tr("vote.staff"))
     else:
         with state.db() as s:
-            profile = queries.citizen_profile(s, citizen_id=int(who.id or 0))
-            mine = queries.ballot_info(s, consultation_id=view.id, citizen_id=int(who.id or 0))
+            profile = citizen_profile(s, citizen_id=int(who.id or 0))
+            mine = ballot_info(s, consultation_id=view.id, citizen_id=int(who.id or 0))
         why = (
             eligibility_refusal(
                 Eligibility.from_json(view.eligibility),
@@ -78,10 +81,10 @@ if view.status == "open":
 # --- proposals --------------------------------------------------------------------------
 st.header(tr("detail.proposals"))
 with state.db() as s:
-    total = queries.proposals_page(s, consultation_id=view.id, limit=0)[1]
+    total = proposals_page(s, consultation_id=view.id, limit=0)[1]
 offset, limit = ui.pager(f"ppage:{view.id}", total)
 with state.db() as s:
-    items, _ = queries.proposals_page(
+    items, _ = proposals_page(
         s, consultation_id=view.id, offset=offset, limit=limit, with_votes=counted
     )
 spent = 0
@@ -89,7 +92,7 @@ if can_vote and who is not None:
     bk = voting.basket(view, who)
     if bk.kind == "budget":
         with state.db() as s:
-            briefs = queries.proposals_by_ids(s, consultation_id=view.id, ids=bk.ids())
+            briefs = proposals_by_ids(s, consultation_id=view.id, ids=bk.ids())
         spent = bk.total_cost({pid: b.cost for pid, b in briefs.items()})
 if not items:
     ui.alert("info", tr("detail.no_proposals"))

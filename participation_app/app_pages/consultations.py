@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from participation_app import i18n, queries, state, ui
+from participation.queries_consultations import CURRENT_STATUSES, consultations_page, filter_values
+from participation_app import i18n, state, ui
 from participation_app.ui import tr
 
 # A link from a message (…/?consultation=<slug>&view=results) opens the consultation itself.
@@ -24,9 +25,9 @@ show = st.radio(
     horizontal=True,
     key="list_show",
 )
-statuses = queries.CURRENT_STATUSES if show == "current" else ("tallied", "reported")
+statuses = CURRENT_STATUSES if show == "current" else ("tallied", "reported")
 with state.db() as s:
-    districts, topics = queries.filter_values(s, statuses=statuses)
+    districts, topics = filter_values(s, statuses=statuses)
 cols = st.columns(2)
 district = cols[0].selectbox(
     tr("list.district"),
@@ -42,12 +43,10 @@ topic = cols[1].selectbox(
 )
 
 with state.db() as s:
-    total = queries.consultations_page(
-        s, statuses=statuses, district=district, topic=topic, limit=0
-    )[1]
+    total = consultations_page(s, statuses=statuses, district=district, topic=topic, limit=0)[1]
 offset, limit = ui.pager(f"list_page:{show}:{district}:{topic}", total)
 with state.db() as s:
-    cards, _ = queries.consultations_page(
+    cards, _ = consultations_page(
         s,
         statuses=statuses,
         district=district,

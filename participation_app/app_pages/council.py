@@ -7,14 +7,16 @@ import streamlit as st
 
 from core.errors import CivicFlowError
 from participation.consultations import answer_proposal
-from participation_app import queries, report_view, results, state, ui
+from participation.queries import answered_count, proposals_page
+from participation.queries_consultations import consultation_options, consultation_view
+from participation_app import report_view, results, state, ui
 from participation_app.ui import tr
 
 who = state.require("council")
 st.title(tr("council.title"))
 ui.show_flash()
 with state.db() as s:
-    options = queries.consultation_options(s, statuses=("tallied", "reported"))
+    options = consultation_options(s, statuses=("tallied", "reported"))
 if not options:
     ui.alert("info", tr("council.none"))
     st.stop()
@@ -27,8 +29,8 @@ slug = st.selectbox(
     format_func=ui.labels(slugs, lambda v: f"{v} — {tr('status.' + status_of[v])}"),
 )
 with state.db() as s:
-    view = queries.consultation_view(s, ref=slug)
-    done, answerable = queries.answered_count(s, consultation_id=view.id) if view else (0, 0)
+    view = consultation_view(s, ref=slug)
+    done, answerable = answered_count(s, consultation_id=view.id) if view else (0, 0)
 if view is None:
     st.stop()
 ui.title(view.title, level=2)
@@ -38,10 +40,10 @@ results.render(view)
 
 st.header(tr("detail.proposals"))
 with state.db() as s:
-    total = queries.proposals_page(s, consultation_id=view.id, limit=0)[1]
+    total = proposals_page(s, consultation_id=view.id, limit=0)[1]
 offset, limit = ui.pager(f"cpage:{view.id}", total)
 with state.db() as s:
-    items, _ = queries.proposals_page(
+    items, _ = proposals_page(
         s, consultation_id=view.id, offset=offset, limit=limit, with_votes=True
     )
 currency = str(view.params.get("currency") or "")

@@ -13,8 +13,15 @@ from core.errors import CivicFlowError
 from core.settings import get_settings
 from notifications.outbox import enqueue_results, plan_invitations
 from participation.consultations import add_proposal, transition, withdraw_proposal
+from participation.queries import proposals_page
+from participation.queries_consultations import (
+    RESULT_STATUSES,
+    ConsultationView,
+    consultation_options,
+    consultation_view,
+)
 from participation.tallying import tally
-from participation_app import i18n, queries, results, state, ui
+from participation_app import i18n, results, state, ui
 from participation_app.ui import tr
 from reports.render import build_report
 
@@ -23,7 +30,7 @@ st.title(tr("manage.title"))
 ui.show_flash()
 
 with state.db() as s:
-    options = queries.consultation_options(s)
+    options = consultation_options(s)
 if not options:
     ui.alert("info", tr("manage.none"))
     st.page_link("app_pages/new_consultation.py", label=tr("nav.new"), icon=":material/add_box:")
@@ -39,10 +46,10 @@ slug = st.selectbox(
 )
 st.session_state["manage_slug"] = slug
 with state.db() as s:
-    found = queries.consultation_view(s, ref=slug)
+    found = consultation_view(s, ref=slug)
 if found is None:
     st.stop()
-view: queries.ConsultationView = found  # narrowed: st.stop() never returns
+view: ConsultationView = found  # narrowed: st.stop() never returns
 
 lang = state.lang()
 ui.title(view.title, level=2)
@@ -144,9 +151,9 @@ with st.container(horizontal=True):
 if chosen is not None:
     chosen()
 
-if view.status in ("open", "closed", *queries.RESULT_STATUSES):
+if view.status in ("open", "closed", *RESULT_STATUSES):
     results.turnout(view)
-if view.status in queries.RESULT_STATUSES:
+if view.status in RESULT_STATUSES:
     results.render(view)
 
 if view.status in ("draft", "published"):
@@ -181,10 +188,10 @@ if view.status in ("draft", "published"):
 
 st.subheader(tr("detail.proposals"))
 with state.db() as s:
-    total = queries.proposals_page(s, consultation_id=view.id, limit=0)[1]
+    total = proposals_page(s, consultation_id=view.id, limit=0)[1]
 offset, limit = ui.pager(f"mpage:{view.id}", total)
 with state.db() as s:
-    items, _ = queries.proposals_page(
+    items, _ = proposals_page(
         s, consultation_id=view.id, offset=offset, limit=limit, with_votes=True
     )
 if not items:

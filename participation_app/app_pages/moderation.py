@@ -7,7 +7,8 @@ import streamlit as st
 
 from core.errors import CivicFlowError
 from participation.comments import moderate_comment
-from participation_app import i18n, queries, state, ui
+from participation.queries_comments import moderation_queue
+from participation_app import i18n, state, ui
 from participation_app.ui import tr
 
 who = state.require("organizer")
@@ -23,10 +24,10 @@ queue = st.radio(
 )
 hidden = queue == "hidden"
 with state.db() as s:
-    total = queries.moderation_queue(s, hidden=hidden, limit=0)[1]
+    total = moderation_queue(s, hidden=hidden, limit=0)[1]
 offset, limit = ui.pager(f"modpage:{queue}", total)
 with state.db() as s:
-    items, _ = queries.moderation_queue(s, hidden=hidden, offset=offset, limit=limit)
+    items, _ = moderation_queue(s, hidden=hidden, offset=offset, limit=limit)
 if not items:
     ui.alert("info", tr("mod.empty"))
 lang = state.lang()

@@ -8,14 +8,15 @@ import pandas as pd
 import streamlit as st
 
 from participation.ledger import citizen_ledger
-from participation_app import i18n, queries, state, ui
+from participation.queries_citizens import citizen_profile
+from participation_app import i18n, state, ui
 from participation_app.ui import tr
 
 who = state.require("citizen")
 st.title(tr("mine.title"))
 st.text(tr("mine.intro"))
 with state.db() as s:
-    profile = queries.citizen_profile(s, citizen_id=int(who.id or 0))
+    profile = citizen_profile(s, citizen_id=int(who.id or 0))
     entries = citizen_ledger(s, citizen_id=int(who.id or 0), limit=500)
 if not entries:
     ui.alert("info", tr("mine.empty"))

@@ -9,8 +9,11 @@ from core.errors import CivicFlowError, ValidationError
 from models.participation import STANCES
 from participation.ballots import cast_ballot
 from participation.comments import MAX_COMMENT_CHARS, post_comment
+from participation.queries import proposals_by_refs
+from participation.queries_citizens import lookup_citizen
+from participation.queries_consultations import consultation_options, consultation_view
 from participation.schemas import OFFLINE_CHANNELS
-from participation_app import queries, state, ui, voting
+from participation_app import state, ui, voting
 from participation_app.ballot_entry import parse_paper_ballot
 from participation_app.basket import kind_of
 from participation_app.ui import tr
@@ -21,7 +24,7 @@ ui.show_flash()
 st.text(tr("off.intro"))
 
 with state.db() as s:
-    options = queries.consultation_options(s, statuses=("published", "open"))
+    options = consultation_options(s, statuses=("published", "open"))
 if not options:
     ui.alert("info", tr("off.none"))
     st.stop()
@@ -34,7 +37,7 @@ slug = st.selectbox(
     format_func=ui.labels(slugs, lambda v: f"{v} — {tr('status.' + status_of[v])}"),
 )
 with state.db() as s:
-    view = queries.consultation_view(s, ref=slug)
+    view = consultation_view(s, ref=slug)
 if view is None:
     st.stop()
 ui.title(view.title, level=3)
@@ -52,7 +55,7 @@ citizen = None
 if query.strip():
     try:
         with state.db() as s:
-            citizen = queries.lookup_citizen(s, query=query)
+            citizen = lookup_citizen(s, query=query)
     except CivicFlowError as exc:
         ui.error(exc)
     else:
@@ -86,7 +89,7 @@ with ballot_tab:
                 try:
                     pairs = parse_paper_ballot(kind, typed)
                     with state.db() as s:
-                        found = queries.proposals_by_refs(
+                        found = proposals_by_refs(
                             s, consultation_id=view.id, refs=[r for r, _ in pairs]
                         )
                         missing = [r for r, _ in pairs if r not in found]
@@ -121,7 +124,7 @@ with comment_tab, st.form("offline-comment", clear_on_submit=True):
     if st.form_submit_button(tr("off.post"), type="primary"):
         try:
             with state.db() as s:
-                found = queries.proposals_by_refs(
+                found = proposals_by_refs(
                     s, consultation_id=view.id, refs=[ref.strip().lstrip("#")]
                 )
                 if not found:

@@ -8,7 +8,8 @@ import streamlit as st
 from core.errors import CivicFlowError
 from models.participation import CHANNELS_OUTBOUND, PURPOSES
 from participation.citizens import consents_of, set_consent, set_contact_preferences
-from participation_app import i18n, queries, state, ui
+from participation.queries_citizens import citizen_profile
+from participation_app import i18n, state, ui
 from participation_app.ui import tr
 
 who = state.require("citizen")
@@ -17,7 +18,7 @@ st.title(tr("prefs.title"))
 ui.show_flash()
 st.text(tr("prefs.intro"))
 with state.db() as s:
-    profile = queries.citizen_profile(s, citizen_id=cid)
+    profile = citizen_profile(s, citizen_id=cid)
     current = consents_of(s, citizen_id=cid)
 if profile is None:
     st.stop()
