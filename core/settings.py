@@ -103,6 +103,22 @@ class AppSettings(BaseModel):
     default_time_zone: str = "UTC"
 
 
+class AuthSettings(BaseModel):
+    """Limits on signing in.
+
+    Attributes:
+        staff_max_failures: wrong staff passwords in a row, for one username, that lock
+            signing in with that username.
+        staff_failure_window_minutes: failures count towards the limit only within this many
+            minutes of the first of them; after that the count starts again.
+        staff_lockout_minutes: how long a locked username is refused, minutes.
+    """
+
+    staff_max_failures: int = Field(default=5, ge=1)
+    staff_failure_window_minutes: int = Field(default=15, ge=1)
+    staff_lockout_minutes: int = Field(default=15, ge=1)
+
+
 class Settings(BaseSettings):
     """All CivicFlow settings; see ``.env.example`` for every variable and its default."""
 
@@ -115,6 +131,7 @@ class Settings(BaseSettings):
     sms: SmsSettings = Field(default_factory=SmsSettings)
     prefect: PrefectSettings = Field(default_factory=PrefectSettings)
     app: AppSettings = Field(default_factory=AppSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
 
 @lru_cache(maxsize=1)

@@ -189,3 +189,18 @@ class SigninCode(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (Index("ix_signin_code_citizen_created", "citizen_id", "created_at"),)
+
+
+class StaffSigninThrottle(Base):
+    """Wrong staff passwords in a row for one username, and the lock they caused.
+
+    Keyed by an HMAC of the username as typed (lower-cased), not by ``staff_user``, so an
+    unknown username is counted and locked exactly like a known one, and a password typed
+    into the username field is never stored. Shared by every app process.
+    """
+
+    __tablename__ = "staff_signin_throttle"
+    username_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

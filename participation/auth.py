@@ -2,7 +2,16 @@
 
 Staff users sign in with a username and a password; only an argon2id hash is stored
 (``argon2-cffi``'s ``PasswordHasher`` defaults, RFC 9106), and a hash made with older
-parameters is upgraded on the next successful sign-in.
+parameters is upgraded on the next successful sign-in. After ``settings.auth
+.staff_max_failures`` wrong passwords in a row for one username (within
+``staff_failure_window_minutes`` of the first), that username is locked for
+``staff_lockout_minutes``: every attempt is refused without checking the password, so the
+answer says nothing about whether it was right (NIST SP 800-63B §5.2.2, rate limiting).
+The count lives in the ``staff_signin_throttle`` table, keyed by an HMAC of the username
+as typed, so every app process shares it and unknown usernames are counted and locked
+exactly like known ones. Attempts for one username are serialised on that row (``SELECT
+… FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), so parallel guesses cannot
+slip past the limit.
 
 Citizens sign in with a random six-digit code sent by email or SMS through the outbox
 (:func:`notifications.outbox.enqueue_signin_code`; delivery sends it after commit). A code
@@ -41,7 +50,7 @@ from core.actor import Actor
 from core.contacts import normalize_email, normalize_phone
 from core.errors import Conflict, NotAllowed, ValidationError
 from core.settings import get_settings
-from models import Citizen, SigninCode, StaffUser
+from models import Citizen, SigninCode, StaffSigninThrottle, StaffUser
 from models.participation import ROLES
 from participation.audit import append_event
 
@@ -101,11 +110,14 @@ class StaffSignin:
     Attributes:
         staff: the signed-in user, or ``None`` when refused.
         reason: ``None`` on success, else ``wrong_credentials`` (the same for an unknown
-            username and a wrong password).
+            username and a wrong password) or ``locked`` (too many wrong passwords in a row
+            for this username: the password was not checked, or was the last wrong one).
+        locked_until: with ``locked``, when attempts are accepted again (aware, UTC).
     """
 
     staff: StaffOut | None
     reason: str | None = None
+    locked_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,25 +243,83 @@ def create_staff_user(
     return StaffOut(row.id, row.username, row.display_name, row.role)
 
 
+def _username_digest(name: str) -> str:
+    """HMAC-SHA256 (hex) of a lower-cased username under the app's secret key: the key of
+    its throttle row, so nothing typed into the username field is stored as such."""
+    key = get_settings().app.secret_key.get_secret_value().encode()
+    return hmac.new(key, b"staff-signin\x1f" + name.encode(), hashlib.sha256).hexdigest()
+
+
+def _throttle(session: Session, name: str, now: datetime) -> StaffSigninThrottle:
+    """Return the username's throttle row, locked for this transaction (created if missing)."""
+    digest = _username_digest(name)
+    stmt = (
+        select(StaffSigninThrottle)
+        .where(StaffSigninThrottle.username_digest == digest)
+        .with_for_update()
+    )
+    row = session.execute(stmt).scalar_one_or_none()
+    if row is not None:
+        return row
+    try:
+        with session.begin_nested():
+            row = StaffSigninThrottle(
+                username_digest=digest, failures=0, first_failure_at=now, locked_until=None
+            )
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        # another process made the row meanwhile (and has committed): use and lock theirs
+        return session.execute(stmt).scalar_one()
+    return row
+
+
 def verify_staff_password(session: Session, *, username: str, password: str) -> StaffSignin:
-    """Check a staff user's password; upgrade an outdated hash on success.
+    """Check a staff user's password, at most ``settings.auth.staff_max_failures`` wrong
+    ones in a row per username; upgrade an outdated hash on success.
+
+    While a username is locked every attempt is refused before the password is looked at
+    (no argon2 work, and the answer is the same whether the password was right). A lock
+    ends ``staff_lockout_minutes`` after the failure that caused it; failures further apart
+    than ``staff_failure_window_minutes`` from the first of a run start a new count; a
+    successful sign-in clears the count. Unknown usernames are counted and locked the same
+    way, and cost the same argon2 check, so neither the answer nor its timing shows which
+    usernames exist. The caller must commit whatever this returns (the count is written
+    in the caller's transaction).
 
     Args:
-        username: as typed (case-insensitive).
+        username: as typed (case-insensitive; surrounding spaces ignored).
         password: as typed.
     Returns:
-        :class:`StaffSignin` with the user, or with ``reason="wrong_credentials"``.
+        :class:`StaffSignin` with the user; or with ``reason="wrong_credentials"``; or
+        with ``reason="locked"`` and ``locked_until`` (UTC) — also on the wrong password
+        that reaches the limit.
     """
-    row = session.execute(
-        select(StaffUser).where(StaffUser.username == username.strip().lower())
-    ).scalar_one_or_none()
+    policy = get_settings().auth
+    now = clock.now()
+    name = username.strip().lower()
+    throttle = _throttle(session, name, now)
+    if throttle.locked_until is not None and now < throttle.locked_until:
+        return StaffSignin(None, "locked", throttle.locked_until)
+    window = timedelta(minutes=policy.staff_failure_window_minutes)
+    if throttle.locked_until is not None or now >= throttle.first_failure_at + window:
+        throttle.failures, throttle.locked_until = 0, None  # lock over, or the run too old
+    row = session.execute(select(StaffUser).where(StaffUser.username == name)).scalar_one_or_none()
     stored = row.password_hash if row is not None and row.password_hash else _DUMMY_HASH
     try:
         _hasher.verify(stored, password)
+        ok = row is not None and bool(row.password_hash)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
+        ok = False
+    if not ok or row is None or not row.password_hash:
+        if throttle.failures == 0:
+            throttle.first_failure_at = now
+        throttle.failures += 1
+        if throttle.failures >= policy.staff_max_failures:
+            throttle.locked_until = now + timedelta(minutes=policy.staff_lockout_minutes)
+            return StaffSignin(None, "locked", throttle.locked_until)
         return StaffSignin(None, "wrong_credentials")
-    if row is None or not row.password_hash:
-        return StaffSignin(None, "wrong_credentials")
+    session.delete(throttle)
     if _hasher.check_needs_rehash(row.password_hash):
         row.password_hash = _hasher.hash(password)
     staff = StaffOut(row.id, row.username, row.display_name, row.role)

@@ -183,6 +183,8 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "signin.password": "Password",
         "signin.staff_go": "Sign in as staff",
         "signin.wrong_password": "Wrong username or password.",
+        "signin.locked": "Too many wrong passwords in a row: signing in with this username is "
+        "locked. Try again at {time} ({zone}).",
         "mine.title": "My participation",
         "mine.intro": "Everything you did or received, on any channel, newest first.",
         "mine.empty": "Nothing yet.",
@@ -529,6 +531,8 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "signin.password": "گذرواژه",
         "signin.staff_go": "ورود کارکنان",
         "signin.wrong_password": "نام کاربری یا گذرواژه نادرست است.",
+        "signin.locked": "گذرواژهٔ نادرست پشت سر هم بسیار بود: ورود با این نام کاربری قفل شده "
+        "است. ساعت {time} ({zone}) دوباره بکوشید.",
         "mine.title": "مشارکت من",
         "mine.intro": "هر چه انجام داده‌اید یا دریافت کرده‌اید، از هر راهی، تازه‌ترین در بالا.",
         "mine.empty": "هنوز چیزی نیست.",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 import streamlit as st
 
 from core.errors import CivicFlowError
+from core.settings import get_settings
 from participation import auth
-from participation_app import state, ui
+from participation_app import i18n, state, ui
 from participation_app.ui import tr
 
 st.title(tr("signin.title"))
@@ -71,7 +74,15 @@ with staff_tab, st.form("signin-staff"):
     if st.form_submit_button(tr("signin.staff_go"), type="primary"):
         with state.db() as s:
             outcome = auth.verify_staff_password(s, username=username, password=password)
-        if outcome.staff is None:
+        if outcome.reason == "locked" and outcome.locked_until is not None:
+            zone = get_settings().app.default_time_zone
+            try:
+                local = outcome.locked_until.astimezone(ZoneInfo(zone))
+            except (ZoneInfoNotFoundError, ValueError):
+                zone, local = "UTC", outcome.locked_until
+            until = i18n.digits(local.strftime("%H:%M"), state.lang())
+            ui.alert("error", tr("signin.locked", time=until, zone=zone))
+        elif outcome.staff is None:
             ui.alert("error", tr("signin.wrong_password"))
         else:
             state.sign_in(auth.staff_actor(outcome.staff), outcome.staff.display_name)

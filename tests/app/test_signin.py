@@ -78,3 +78,57 @@ def test_sign_out_forgets_the_person(app_db):
     at = open_app(organizer, page="app_pages/manage.py")
     at.button(key="signout").click().run()
     assert "actor" not in at.session_state
+
+
+def test_staff_username_is_locked_after_five_wrong_passwords(app_db):
+    from datetime import UTC, datetime, timedelta
+
+    from core import clock
+
+    app_db.staff("organizer", username="maryam")
+    frozen = clock.FrozenClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    clock.set_clock(frozen)
+    at = open_app(None, page=SIGNIN)
+    at.text_input(key="staff_username").input("maryam")
+    for _ in range(4):
+        at.text_input(key="staff_password").input("not the password")
+        button(at, "Sign in as staff").click().run()
+        assert alerts(at) == ["error: Wrong username or password."]
+    at.text_input(key="staff_password").input("not the password")
+    button(at, "Sign in as staff").click().run()
+    locked = (
+        "error: Too many wrong passwords in a row: signing in with this username is locked. "
+        "Try again at 09:15 (UTC)."
+    )
+    assert alerts(at) == [locked]
+    # the right password changes nothing while the lock lasts
+    frozen.advance(timedelta(minutes=14))
+    at.text_input(key="staff_password").input("a long password")
+    button(at, "Sign in as staff").click().run()
+    assert alerts(at) == [locked]
+    assert "actor" not in at.session_state
+
+    frozen.advance(timedelta(minutes=1))
+    button(at, "Sign in as staff").click().run()
+    assert at.session_state["actor"].name == "maryam"
+
+
+def test_the_lock_time_is_shown_in_the_local_zone_and_in_persian(app_db, monkeypatch):
+    from datetime import UTC, datetime
+
+    from core import clock
+    from core.settings import get_settings
+
+    monkeypatch.setenv("CIVICFLOW_APP__DEFAULT_TIME_ZONE", "Asia/Tehran")
+    monkeypatch.setenv("CIVICFLOW_AUTH__STAFF_MAX_FAILURES", "1")
+    get_settings.cache_clear()
+    clock.set_clock(clock.FrozenClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC)))
+    at = open_app(None, lang="fa", page=SIGNIN)
+    at.text_input(key="staff_username").input("nobody")
+    at.text_input(key="staff_password").input("whatever it is")
+    button(at, "ورود کارکنان").click().run()
+    # 09:15 UTC is 12:45 in Tehran (UTC+03:30)
+    assert alerts(at) == [
+        "error: گذرواژهٔ نادرست پشت سر هم بسیار بود: ورود با این نام کاربری قفل شده است. "
+        "ساعت ۱۲:۴۵ (Asia/Tehran) دوباره بکوشید."
+    ]
