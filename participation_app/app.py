@@ -19,7 +19,7 @@ _ROOT = str(Path(__file__).resolve().parents[1])
 if _ROOT not in sys.path:  # `streamlit run` puts only this folder on the path
     sys.path.insert(0, _ROOT)
 
-from participation_app import nav, state, ui  # noqa: E402
+from participation_app import calendars, nav, state, ui  # noqa: E402
 from participation_app.ui import tr  # noqa: E402
 
 st.set_page_config(page_title="CivicFlow", page_icon=":material/how_to_vote:", layout="wide")
@@ -32,6 +32,14 @@ def _chose_language() -> None:
     st.session_state["lang_chosen"] = True
 
 
+def _chose_calendar() -> None:
+    st.session_state["ui_calendar"] = st.session_state["calendar_widget"]
+
+
+if "ui_calendar" not in st.session_state:
+    # not chosen yet: the switch shows the language's calendar (it follows a language change)
+    st.session_state.pop("calendar_widget", None)
+
 with st.sidebar:
     st.radio(
         tr("lang.label"),
@@ -41,6 +49,15 @@ with st.sidebar:
         horizontal=True,
         key="lang_widget",
         on_change=_chose_language,
+    )
+    st.radio(
+        tr("calendar.label"),
+        calendars.CALENDARS,
+        index=calendars.CALENDARS.index(state.calendar()),
+        format_func=ui.labels(calendars.CALENDARS, lambda c: tr(f"calendar.{c}")),
+        horizontal=True,
+        key="calendar_widget",
+        on_change=_chose_calendar,
     )
     who = state.actor()
     if who is not None:

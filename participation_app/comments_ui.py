@@ -15,7 +15,7 @@ from participation.comments import MAX_COMMENT_CHARS, post_comment, report_comme
 from participation.queries import ProposalItem
 from participation.queries_comments import CommentItem, comment_thread, count_top_comments
 from participation.queries_consultations import ConsultationView
-from participation_app import i18n, state, ui
+from participation_app import state, ui
 from participation_app.ui import tr
 
 
@@ -89,11 +89,10 @@ def _comment(
     c: CommentItem,
     who: Actor | None,
 ) -> None:
-    lang = state.lang()
     meta = ui.meta_html(
         f"#{c.id}",
         c.author,
-        i18n.when(c.created_at, view.time_zone, lang),
+        ui.when(c.created_at, view.time_zone),
         _stance_word(c.stance),
         tr("comments.via", channel=tr(f"channel.{c.channel}")) if c.channel != "web" else "",
     )

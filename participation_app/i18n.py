@@ -2,8 +2,9 @@
 
 Every label, button and message of the app comes from :data:`MESSAGES` through :func:`t`;
 the two catalogues have the same keys (a test checks it). Persian numbers use Persian digits
-(U+06F0–U+06F9) and the Persian thousands separator (U+066C); dates are Gregorian, shown in
-the consultation's time zone.
+(U+06F0–U+06F9) and the Persian thousands separator (U+066C); dates are in the reader's
+calendar (Gregorian, or Solar Hijri: :mod:`participation_app.calendars`), shown in the
+consultation's time zone.
 """
 
 from __future__ import annotations
@@ -12,12 +13,18 @@ from datetime import datetime
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from participation_app.calendars import GREGORIAN, format_date
+
 _FA_DIGITS: Final = str.maketrans("0123456789,.", "۰۱۲۳۴۵۶۷۸۹٬٫")
 
 MESSAGES: Final[dict[str, dict[str, str]]] = {
     "en": {
         "app.title": "CivicFlow",
         "lang.label": "Language",
+        "calendar.label": "Calendar",
+        "calendar.gregorian": "Gregorian",
+        "calendar.solar_hijri": "Solar Hijri",
+        "calendar.in_solar_hijri": "Solar Hijri: {date}",
         "nav.consultations": "Consultations",
         "nav.consultation": "Consultation",
         "nav.signin": "Sign in",
@@ -366,6 +373,10 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
     "fa": {
         "app.title": "سیویک‌فلو",
         "lang.label": "زبان",
+        "calendar.label": "تقویم",
+        "calendar.gregorian": "میلادی",
+        "calendar.solar_hijri": "هجری شمسی",
+        "calendar.in_solar_hijri": "هجری شمسی: {date}",
         "nav.consultations": "نظرخواهی‌ها",
         "nav.consultation": "نظرخواهی",
         "nav.signin": "ورود",
@@ -749,8 +760,12 @@ def num(value: float, lang: str) -> str:
     return digits(text, lang)
 
 
-def when(value: datetime, time_zone: str, lang: str) -> str:
-    """Show a UTC instant as ``YYYY-MM-DD HH:MM`` in ``time_zone`` (Gregorian calendar).
+def when(value: datetime, time_zone: str, lang: str, calendar: str = GREGORIAN) -> str:
+    """Show a UTC instant as its date and ``HH:MM`` in ``time_zone``, in ``calendar``.
+
+    ``2026-03-20 22:00 UTC`` in ``Asia/Tehran`` is ``2026-03-21 01:30`` (Gregorian) or
+    ``1405/01/01 01:30`` (Solar Hijri; ``۱۴۰۵/۰۱/۰۱ ۰۱:۳۰`` in ``fa``): the date is the one
+    of the zone, converted after the zone.
 
     The zone is not written after each time (a Latin zone name between Persian words and
     numbers scrambles the right-to-left order); pages name it once (``detail.zone``).
@@ -759,9 +774,14 @@ def when(value: datetime, time_zone: str, lang: str) -> str:
         value: an aware datetime.
         time_zone: an IANA zone (the consultation's or the citizen's); unknown → UTC.
         lang: ``en`` or ``fa`` (Persian digits).
+        calendar: a name from :data:`participation_app.calendars.CALENDARS`.
+
+    Raises:
+        ValueError: an unknown calendar (see :func:`participation_app.calendars.format_date`).
     """
     try:
         zone = ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo("UTC")
-    return digits(value.astimezone(zone).strftime("%Y-%m-%d %H:%M"), lang)
+    local = value.astimezone(zone)
+    return digits(f"{format_date(local.date(), calendar)} {local:%H:%M}", lang)

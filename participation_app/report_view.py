@@ -17,7 +17,7 @@ import streamlit as st
 from core.errors import CivicFlowError
 from core.settings import get_settings
 from participation.queries_consultations import ConsultationView
-from participation_app import i18n, state, ui
+from participation_app import calendars, i18n, state, ui
 from participation_app.ui import tr
 from reports.metrics import consultation_metrics
 from reports.render import build_report, column_heading, format_cell
@@ -36,7 +36,8 @@ def render(view: ConsultationView) -> None:
     with state.db() as s:
         data = consultation_metrics(s, consultation_id=view.id)
     st.header(tr("report.title"))
-    ui.meta(tr("report.period", period=i18n.digits(data.period, lang)))
+    period = calendars.iso_dates_in(data.period, state.calendar())
+    ui.meta(tr("report.period", period=i18n.digits(period, lang)))
     cards = []
     for fig in data.figures:
         value = i18n.digits(format_cell(fig.value, fig.unit), lang)

@@ -19,13 +19,14 @@ from sqlalchemy.orm import Session
 from core.actor import Actor
 from core.db import make_engine, session_scope
 from core.settings import get_settings
+from participation_app import calendars
 
 Role = Literal["anonymous", "citizen", "organizer", "council", "admin"]
 LANGS = ("en", "fa")
 # The language lives in a plain key (``ui_lang``), not in the switch's widget key: Streamlit
 # drops a widget's state when a run is cut short by a page switch, and the language must
 # survive that.
-_KEEP = ("ui_lang", "lang_chosen", "lang_widget")
+_KEEP = ("ui_lang", "lang_chosen", "lang_widget", "ui_calendar", "calendar_widget")
 
 
 @st.cache_resource(show_spinner=False)
@@ -66,6 +67,18 @@ def lang() -> str:
     """The interface language: ``en`` or ``fa``."""
     value = st.session_state.get("ui_lang", "en")
     return value if value in LANGS else "en"
+
+
+def calendar() -> str:
+    """The calendar dates are shown in: the one chosen in the sidebar, else the language's.
+
+    Returns:
+        a name from :data:`participation_app.calendars.CALENDARS`; until the visitor picks
+        one (``ui_calendar``), Solar Hijri for Persian and Gregorian for English, so it
+        follows a change of language.
+    """
+    value = st.session_state.get("ui_calendar")
+    return value if value in calendars.CALENDARS else calendars.default_calendar(lang())
 
 
 def actor() -> Actor | None:

@@ -14,13 +14,14 @@ import html
 import math
 import re
 from collections.abc import Callable, Iterable
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final
 
 import streamlit as st
 
 from core.errors import CivicFlowError
-from participation_app import i18n, state
+from participation_app import calendars, i18n, state
 
 CSS_DIR: Final = Path(__file__).resolve().parent / "css"
 PAGE_SIZES: Final = (10, 25, 50)
@@ -47,6 +48,20 @@ def labels(options: Iterable[Any], word: Callable[[Any], str]) -> Callable[[Any]
 def num(value: float) -> str:
     """A number in the session's digits."""
     return i18n.num(value, state.lang())
+
+
+def when(value: datetime, time_zone: str) -> str:
+    """An instant in ``time_zone``, in the session's calendar and digits (:func:`i18n.when`)."""
+    return i18n.when(value, time_zone, state.lang(), calendar=state.calendar())
+
+
+def day(value: date, calendar: str | None = None) -> str:
+    """A date in ``calendar`` (default: the session's) in the session's digits.
+
+    ``date(2026, 3, 21)`` → ``2026-03-21`` (Gregorian) or ``۱۴۰۵/۰۱/۰۱`` (Solar Hijri, fa).
+    """
+    shown = calendars.format_date(value, calendar or state.calendar())
+    return i18n.digits(shown, state.lang())
 
 
 def inject_css() -> None:

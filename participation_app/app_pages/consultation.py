@@ -9,7 +9,7 @@ from participation.queries import proposals_by_ids, proposals_page
 from participation.queries_citizens import ballot_info, citizen_profile
 from participation.queries_consultations import PUBLIC_STATUSES, RESULT_STATUSES, consultation_view
 from participation.rules import Eligibility, eligibility_refusal
-from participation_app import comments_ui, i18n, results, state, ui, voting
+from participation_app import comments_ui, results, state, ui, voting
 from participation_app.ui import tr
 
 slug = st.query_params.get("c") or st.session_state.get("consultation_slug")
@@ -22,7 +22,6 @@ if view is None or view.status not in (*PUBLIC_STATUSES, "archived"):
 st.session_state["consultation_slug"] = view.slug
 st.query_params["c"] = view.slug
 
-lang = state.lang()
 who = state.actor()
 st.page_link("app_pages/consultations.py", label=tr("detail.back"), icon=":material/arrow_back:")
 ui.show_flash()
@@ -34,8 +33,8 @@ ui.row(
 ui.meta(
     tr(
         "list.window",
-        start=i18n.when(view.opens_at, view.time_zone, lang),
-        end=i18n.when(view.closes_at, view.time_zone, lang),
+        start=ui.when(view.opens_at, view.time_zone),
+        end=ui.when(view.closes_at, view.time_zone),
     ),
     tr("detail.zone", zone=view.time_zone),
     tr("detail.district", district=view.district) if view.district else "",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from participation.queries_consultations import CURRENT_STATUSES, consultations_page, filter_values
-from participation_app import i18n, state, ui
+from participation_app import state, ui
 from participation_app.ui import tr
 
 # A link from a message (…/?consultation=<slug>&view=results) opens the consultation itself.
@@ -58,7 +58,6 @@ with state.db() as s:
 
 if not cards:
     ui.alert("info", tr("list.empty"))
-lang = state.lang()
 for card in cards:
     with st.container(border=True):
         ui.title(card.title)
@@ -70,8 +69,8 @@ for card in cards:
         ui.meta(
             tr(
                 "list.window",
-                start=i18n.when(card.opens_at, card.time_zone, lang),
-                end=i18n.when(card.closes_at, card.time_zone, lang),
+                start=ui.when(card.opens_at, card.time_zone),
+                end=ui.when(card.closes_at, card.time_zone),
             ),
             tr("detail.zone", zone=card.time_zone),
         )

@@ -21,7 +21,7 @@ from participation.queries_consultations import (
     consultation_view,
 )
 from participation.tallying import tally
-from participation_app import i18n, results, state, ui
+from participation_app import results, state, ui
 from participation_app.ui import tr
 from reports.render import build_report
 
@@ -51,14 +51,13 @@ if found is None:
     st.stop()
 view: ConsultationView = found  # narrowed: st.stop() never returns
 
-lang = state.lang()
 ui.title(view.title, level=2)
 ui.row(ui.badge(tr(f"status.{view.status}"), view.status), ui.badge(tr(f"method.{view.method}")))
 ui.meta(
     tr(
         "manage.window",
-        start=i18n.when(view.opens_at, view.time_zone, lang),
-        end=i18n.when(view.closes_at, view.time_zone, lang),
+        start=ui.when(view.opens_at, view.time_zone),
+        end=ui.when(view.closes_at, view.time_zone),
     ),
     tr("detail.zone", zone=view.time_zone),
 )

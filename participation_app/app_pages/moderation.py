@@ -8,7 +8,7 @@ import streamlit as st
 from core.errors import CivicFlowError
 from participation.comments import moderate_comment
 from participation.queries_comments import moderation_queue
-from participation_app import i18n, state, ui
+from participation_app import state, ui
 from participation_app.ui import tr
 
 who = state.require("organizer")
@@ -30,7 +30,6 @@ with state.db() as s:
     items, _ = moderation_queue(s, hidden=hidden, offset=offset, limit=limit)
 if not items:
     ui.alert("info", tr("mod.empty"))
-lang = state.lang()
 for item in items:
     with st.container(border=True):
         ui.meta(
@@ -42,7 +41,7 @@ for item in items:
                 stance=tr(f"stance.{item.stance}"),
                 state=tr(f"mod.{'hidden' if item.state == 'hidden' else 'reported'}"),
             ),
-            i18n.when(item.created_at, "UTC", lang),
+            ui.when(item.created_at, "UTC"),
             tr("detail.zone", zone="UTC"),
         )
         st.text(tr("mod.on"))

@@ -22,7 +22,6 @@ if not entries:
     ui.alert("info", tr("mine.empty"))
     st.stop()
 
-lang = state.lang()
 zone = profile.time_zone if profile is not None else "UTC"
 
 
@@ -42,7 +41,7 @@ st.bar_chart(
 )
 frame = pd.DataFrame(
     {
-        tr("mine.when"): [i18n.when(e.at, zone, lang) for e in entries],
+        tr("mine.when"): [ui.when(e.at, zone) for e in entries],
         tr("mine.kind"): [_word("kind", e.kind) for e in entries],
         tr("mine.channel"): [_word("channel", e.channel) for e in entries],
         tr("mine.direction"): [_word("dir", e.direction) for e in entries],

@@ -3,7 +3,7 @@ window in the consultation's own time zone. It is created as a draft."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -14,7 +14,7 @@ from core.errors import CivicFlowError
 from core.settings import get_settings
 from models.participation import METHODS
 from participation.consultations import create_consultation
-from participation_app import state, ui
+from participation_app import calendars, state, ui
 from participation_app.ui import tr
 
 who = state.require("organizer")
@@ -46,21 +46,29 @@ zone_name = st.selectbox(
 zone = ZoneInfo(zone_name)
 today = clock.now().astimezone(zone)
 
+# The voting window sits outside the form so that, with the Solar Hijri calendar chosen,
+# the date under each (Gregorian) date picker follows the picker at once.
+cols = list(st.columns(4))
+opens_day = cols[0].date_input(tr("new.opens"), value=today.date(), key="new_opens")
+opens_time = cols[1].time_input(
+    tr("new.opens_time"), value=time(today.hour, 0), key="new_opens_time", step=900
+)
+closes_day = cols[2].date_input(
+    tr("new.closes"), value=(today + timedelta(days=14)).date(), key="new_closes"
+)
+closes_time = cols[3].time_input(
+    tr("new.closes_time"), value=time(18, 0), key="new_closes_time", step=900
+)
+if state.calendar() == calendars.SOLAR_HIJRI:
+    for col, picked in ((cols[0], opens_day), (cols[2], closes_day)):
+        if isinstance(picked, date):
+            with col:
+                ui.meta(tr("calendar.in_solar_hijri", date=ui.day(picked)))
+
 with st.form("new-consultation"):
     title = st.text_input(tr("new.ctitle"), max_chars=300, key="new_title")
     slug = st.text_input(tr("new.slug"), max_chars=120, key="new_slug")
     body = st.text_area(tr("new.body"), key="new_body")
-    cols = list(st.columns(4))
-    opens_day = cols[0].date_input(tr("new.opens"), value=today.date(), key="new_opens")
-    opens_time = cols[1].time_input(
-        tr("new.opens_time"), value=time(today.hour, 0), key="new_opens_time", step=900
-    )
-    closes_day = cols[2].date_input(
-        tr("new.closes"), value=(today + timedelta(days=14)).date(), key="new_closes"
-    )
-    closes_time = cols[3].time_input(
-        tr("new.closes_time"), value=time(18, 0), key="new_closes_time", step=900
-    )
     cols = list(st.columns(2))
     district = cols[0].text_input(tr("new.district"), max_chars=120, key="new_district")
     topic = cols[1].text_input(tr("new.topic"), max_chars=120, key="new_topic")

@@ -44,7 +44,9 @@ def test_persian_page_is_right_to_left_with_persian_words_and_digits(app_db):
     assert ".stMain" in css
     assert "direction: rtl" in css
     text = page_text(at)
-    assert "۲۰۲۶-۰۳-۰۲ ۰۹:۰۰" in text  # the voting window in Persian digits
+    # the voting window in Persian digits and, by default, the Solar Hijri calendar
+    # (2026-03-02 09:00 UTC = 11 Esfand 1404; tests/app/test_calendars.py checks the dates)
+    assert "۱۴۰۴/۱۲/۱۱ ۰۹:۰۰" in text
     assert "هزینه: ۶۰۰" in text
     assert at.button(key=f"cast:{cid}").label == "ثبت رأی من"
     assert "Trees" in text  # user text is left as written
