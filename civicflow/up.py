@@ -15,11 +15,19 @@ its own process group and writes its output to ``var/log/<name>.log``. Ctrl-C (S
 SIGTERM stops them all, the app first and the server last: each group gets SIGINT, then
 SIGTERM, then SIGKILL after ``stop_timeout`` seconds. If a child dies on its own, the others
 are stopped too and ``up`` exits with status 1.
+
+If ``up`` itself is killed (SIGKILL, a crash, a closed terminal), its children are told by
+the kernel (``PR_SET_PDEATHSIG``: SIGTERM when their parent dies), and the process groups it
+started are listed in ``var/run/up.json``: the next ``civicflow up`` stops whatever is left of
+them before it starts, so a restart never finds its ports taken by orphans. Every flow step
+is idempotent, so the restarted schedules finish a cycle that was cut mid-way.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import json
 import os
 import signal
 import socket
@@ -49,11 +57,38 @@ class Child:
         return self.proc.pid
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: ask the kernel for SIGTERM when the parent dies (Linux)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
+
+
+def _start_ticks(pid: int) -> int | None:
+    """Process start time in clock ticks since boot (``/proc/<pid>/stat`` field 22)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
 @dataclass
 class Stack:
-    """The running children, in start order."""
+    """The running children, in start order; listed in ``run_file`` while they run."""
 
     children: list[Child] = field(default_factory=list)
+    run_file: Path | None = None
+
+    def _record(self) -> None:
+        if self.run_file is None:
+            return
+        self.run_file.parent.mkdir(parents=True, exist_ok=True)
+        rows = [{"name": c.name, "pgid": c.pid, "start_ticks": _start_ticks(c.pid)}
+                for c in self.children]
+        tmp = self.run_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"up_pid": os.getpid(), "children": rows}))
+        tmp.replace(self.run_file)
 
     def start(self, name: str, argv: list[str], env: Mapping[str, str], log_dir: Path,
               cwd: Path | None = None) -> Child:
@@ -64,9 +99,11 @@ class Stack:
             # a fixed program (this Python, Prefect, Streamlit) with typed arguments, no shell
             proc = subprocess.Popen(  # noqa: S603
                 argv, env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True)
+                stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_die_with_parent)
         child = Child(name, proc, log)
         self.children.append(child)
+        self._record()
         return child
 
     def exited(self) -> Child | None:
@@ -82,6 +119,62 @@ class Stack:
         for child in reversed(self.children):
             stop_group(child.proc, timeout=timeout)
         self.children.clear()
+        if self.run_file is not None:
+            self.run_file.unlink(missing_ok=True)
+
+
+def stop_leftovers(run_file: Path, *, timeout: float = 15.0,
+                   echo: Callable[[str], None] = print) -> list[str]:
+    """Stop the process groups an earlier ``up`` started and did not stop (it was killed).
+
+    A group is stopped only if it is still alive and its leader is either gone or is the
+    process that was started (same start time), so a recycled pid is never signalled —
+    Linux does not hand out a pid that is still some group's id.
+
+    Args:
+        run_file: the list an earlier ``up`` wrote (``var/run/up.json``); absent = nothing.
+        timeout: seconds each group gets for SIGTERM before SIGKILL.
+        echo: where to print what was stopped.
+    Returns:
+        the names of the children that were found alive and stopped (``[]`` if none).
+    """
+    try:
+        listed = json.loads(run_file.read_text())
+    except (OSError, ValueError):
+        return []
+    up_pid = listed.get("up_pid")
+    if isinstance(up_pid, int) and up_pid != os.getpid() and _up_alive(up_pid):
+        raise RuntimeError(f"another `civicflow up` (pid {up_pid}) is running; "
+                           f"stop it first (Ctrl-C in its terminal)")
+    stopped: list[str] = []
+    for row in reversed(listed.get("children", [])):
+        pgid, ticks = int(row["pgid"]), row.get("start_ticks")
+        if not group_alive(pgid):
+            continue
+        now_ticks = _start_ticks(pgid)
+        if now_ticks is not None and ticks is not None and now_ticks != ticks:
+            continue  # the leader's pid belongs to another process now
+        echo(f"stopping {row['name']} (process group {pgid}) left by an earlier `civicflow up`")
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            _signal_group(pgid, sig)
+            deadline = time.monotonic() + timeout
+            while group_alive(pgid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if not group_alive(pgid):
+                break
+        stopped.append(str(row["name"]))
+    run_file.unlink(missing_ok=True)
+    return stopped
+
+
+def _up_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live ``civicflow up`` (not a recycled pid, not a zombie)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z" and b"up" in cmdline and any(b"civicflow" in a for a in cmdline)
 
 
 def stop_group(proc: subprocess.Popen[bytes], *, timeout: float = 15.0) -> None:
@@ -195,11 +288,17 @@ def run_up(*, host: str = "127.0.0.1", prefect_port: int = 4200, app_port: int =
     from models.migrate import upgrade
 
     settings = get_settings()
+    home = settings.prefect.home.resolve()
+    run_file = home.parent / "run" / "up.json"
+    try:
+        stop_leftovers(run_file, timeout=stop_timeout, echo=echo)
+    except RuntimeError as exc:
+        echo(f"error: {exc}")
+        return 1
     for port, what in ((prefect_port, "Prefect server"), (app_port, "app")):
         if (what == "Prefect server" or app) and not port_free(host, port):
             echo(f"error: port {port} for the {what} is already in use")
             return 1
-    home = settings.prefect.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     log_dir = home.parent / "log"
     _ensure_sqlite_folder(settings.db.url)
@@ -209,7 +308,7 @@ def run_up(*, host: str = "127.0.0.1", prefect_port: int = 4200, app_port: int =
     server_env = prefect_env(os.environ, home=home)
     client_env = {**server_env, "PREFECT_API_URL": api_url,
                   "CIVICFLOW_PREFECT__API_URL": api_url}
-    stack = Stack()
+    stack = Stack(run_file=run_file)
     stopping = {"signal": 0}
 
     def on_signal(signum: int, _frame: object) -> None:

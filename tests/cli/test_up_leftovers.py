@@ -1,0 +1,65 @@
+"""``stop_leftovers``: what a killed ``civicflow up`` left running is stopped, and only that."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from civicflow.up import _start_ticks, group_alive, stop_leftovers
+
+SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
+
+
+def _sleeper() -> subprocess.Popen[bytes]:
+    return subprocess.Popen(SLEEPER, start_new_session=True)
+
+
+def _write(run_file: Path, rows: list[dict[str, object]], up_pid: int = 0) -> None:
+    run_file.parent.mkdir(parents=True, exist_ok=True)
+    run_file.write_text(json.dumps({"up_pid": up_pid, "children": rows}))
+
+
+def test_a_listed_group_that_is_still_alive_is_stopped(tmp_path: Path):
+    proc = _sleeper()
+    run_file = tmp_path / "run" / "up.json"
+    _write(run_file, [{"name": "prefect-server", "pgid": proc.pid,
+                       "start_ticks": _start_ticks(proc.pid)}])
+    said: list[str] = []
+    reaper = threading.Thread(target=proc.wait)  # as init would reap an orphan
+    reaper.start()
+    try:
+        assert stop_leftovers(run_file, timeout=5, echo=said.append) == ["prefect-server"]
+        reaper.join(timeout=5)
+        assert proc.returncode == -15  # SIGTERM was enough
+        assert not group_alive(proc.pid)
+        assert not run_file.exists()
+        assert f"process group {proc.pid}" in said[0]
+    finally:
+        proc.kill()
+
+
+def test_a_recycled_pid_is_left_alone(tmp_path: Path):
+    proc = _sleeper()
+    run_file = tmp_path / "up.json"
+    ticks = _start_ticks(proc.pid)
+    assert ticks is not None
+    _write(run_file, [{"name": "app", "pgid": proc.pid, "start_ticks": ticks - 1}])
+    try:
+        assert stop_leftovers(run_file, timeout=5, echo=lambda _: None) == []
+        assert proc.poll() is None  # another process got that pid: not ours to stop
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_groups_that_are_gone_and_a_missing_file_are_nothing_to_do(tmp_path: Path):
+    proc = _sleeper()
+    proc.kill()
+    proc.wait()
+    run_file = tmp_path / "up.json"
+    _write(run_file, [{"name": "deployments", "pgid": proc.pid, "start_ticks": 1}])
+    assert stop_leftovers(run_file, timeout=5, echo=lambda _: None) == []
+    assert stop_leftovers(tmp_path / "absent.json", timeout=5, echo=lambda _: None) == []
