@@ -1,26 +1,134 @@
-"""Casting ballots: one ballot per citizen per consultation, whatever the channel."""
+"""Casting ballots: one ballot per citizen per consultation, whatever the channel.
+
+The casting path is written with Core statements built once per dialect (no ORM objects,
+no flushes): at a few hundred ballots a second the ORM's unit of work cost more than the
+rows themselves (docs/performance.md, ``cast``). A cast is, in order: one ``SELECT`` of
+the consultation joined to the citizen, one ``SELECT`` of the open proposals, an upsert of
+the ballot row (``INSERT … ON CONFLICT DO UPDATE … RETURNING``, atomic under concurrent
+casts for the same citizen), the choices, the contact-ledger row, and last the audit event,
+so the audit head's row lock is held only from there to the caller's commit.
+"""
 
 from __future__ import annotations
 
 import base64
 import secrets
 from collections.abc import Mapping
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Table, bindparam, delete, false, insert, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core import clock
 from core.actor import Actor
 from core.errors import Conflict, NotAllowed, NotFound, ValidationError
-from models import Ballot, BallotChoice, Citizen, Proposal
+from models import Ballot, BallotChoice, Citizen, Consultation, Contact, Proposal
 from participation.audit import append_event
-from participation.consultations import get_consultation
-from participation.ledger import record_contact
 from participation.rules import BallotRules, Eligibility, eligibility_refusal, validate_ballot
 from participation.schemas import OFFLINE_CHANNELS, BallotReceipt
 
 CAST_CHANNELS = frozenset({"web", "sms", "email"}) | OFFLINE_CHANNELS
+
+_BALLOT = cast(Table, Ballot.__table__)
+_CHOICE = cast(Table, BallotChoice.__table__)
+_CONS = cast(Table, Consultation.__table__)
+_CITIZEN = cast(Table, Citizen.__table__)
+_PROPOSAL = cast(Table, Proposal.__table__)
+_CONTACT = cast(Table, Contact.__table__)
+
+_CONTEXTS: dict[int, Any] = {}
+
+
+def _context(n: int) -> Any:
+    """The consultation, the voter and ``n`` chosen proposals in one ``SELECT``, built once
+    per ``n``.
+
+    One row per chosen proposal that is open (published) in this consultation, with its
+    cost, or a single row with a NULL proposal when none is; the outer joins keep the
+    consultation's row when there is no such citizen (citizen id NULL). Parameters:
+    ``consultation_id``, ``citizen_id``, ``p0`` … ``p{n-1}`` (fixed parameters, not an
+    expanding ``IN``, which SQLAlchemy re-renders on every execution).
+    """
+    stmt = _CONTEXTS.get(n)
+    if stmt is None:
+        on_proposal = (_PROPOSAL.c.consultation_id == _CONS.c.id) & (
+            _PROPOSAL.c.status == "published"
+        )
+        if n:
+            on_proposal &= _PROPOSAL.c.id.in_([bindparam(f"p{k}") for k in range(n)])
+        else:
+            on_proposal &= false()
+        stmt = _CONTEXTS[n] = (
+            select(
+                _CONS.c.status,
+                _CONS.c.opens_at,
+                _CONS.c.closes_at,
+                _CONS.c.method,
+                _CONS.c.method_params,
+                _CONS.c.eligibility,
+                _CITIZEN.c.id,
+                _CITIZEN.c.district,
+                _CITIZEN.c.birth_year,
+                _PROPOSAL.c.id,
+                _PROPOSAL.c.cost,
+            )
+            .select_from(
+                _CONS.outerjoin(_CITIZEN, _CITIZEN.c.id == bindparam("citizen_id")).outerjoin(
+                    _PROPOSAL, on_proposal
+                )
+            )
+            .where(_CONS.c.id == bindparam("consultation_id"))
+        )
+    return stmt
+
+
+_OPEN_PROPOSALS = select(_PROPOSAL.c.id, _PROPOSAL.c.cost).where(
+    _PROPOSAL.c.consultation_id == bindparam("consultation_id"),
+    _PROPOSAL.c.status == "published",
+)
+_EXISTING_CHANNEL = select(_BALLOT.c.channel).where(
+    _BALLOT.c.consultation_id == bindparam("consultation_id"),
+    _BALLOT.c.citizen_id == bindparam("citizen_id"),
+)
+_DROP_CHOICES = delete(_CHOICE).where(_CHOICE.c.ballot_id == bindparam("b_id"))
+_INSERT_CHOICES = insert(_CHOICE)
+_INSERT_CONTACT = insert(_CONTACT)
+_UPSERTS: dict[tuple[str, bool], Any] = {}
+
+
+def _upsert(dialect: str, offline: bool) -> Any:
+    """The ballot upsert for ``dialect``, built once.
+
+    A new ballot is inserted with revision 1. On the ``(consultation_id, citizen_id)``
+    conflict an online ballot replaces a stored online one (new channel, time, receipt code,
+    revision + 1); an offline ballot, or any ballot over an offline one, changes nothing and
+    returns no row. ``RETURNING id, revision`` tells the caller which case happened.
+    """
+    key = (dialect, offline)
+    stmt = _UPSERTS.get(key)
+    if stmt is None:
+        make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        ins = make(_BALLOT)
+        conflict = ["consultation_id", "citizen_id"]
+        if offline:
+            ins = ins.on_conflict_do_nothing(index_elements=conflict)
+        else:
+            ins = ins.on_conflict_do_update(
+                index_elements=conflict,
+                set_={
+                    "channel": ins.excluded.channel,
+                    "cast_at": ins.excluded.cast_at,
+                    "receipt_code": ins.excluded.receipt_code,
+                    "revision": _BALLOT.c.revision + 1,
+                },
+                # literal values: an expanding IN parameter is re-rendered on every execution
+                where=_BALLOT.c.channel.not_in(
+                    [literal_column(f"'{c}'") for c in sorted(OFFLINE_CHANNELS)]
+                ),
+            )
+        stmt = _UPSERTS[key] = ins.returning(_BALLOT.c.id, _BALLOT.c.revision)
+    return stmt
 
 
 def new_receipt_code() -> str:
@@ -28,18 +136,16 @@ def new_receipt_code() -> str:
     return base64.b32encode(secrets.token_bytes(10)).decode()
 
 
-def _insert(session: Session):  # type: ignore[no-untyped-def]
-    name = session.get_bind().dialect.name
-    return postgresql.insert if name == "postgresql" else sqlite.insert
-
-
 def open_proposal_costs(session: Session, consultation_id: int) -> dict[int, int | None]:
-    """Return ``{proposal id: cost}`` of the consultation's proposals that can be voted on."""
-    rows = session.execute(
-        select(Proposal.id, Proposal.cost).where(
-            Proposal.consultation_id == consultation_id, Proposal.status == "published"
-        )
-    ).all()
+    """Return ``{proposal id: cost}`` of the consultation's proposals that can be voted on.
+
+    Args:
+        consultation_id: the consultation's id.
+    Returns:
+        the published (not withdrawn, not yet answered) proposals' ids and costs (currency
+        units; ``None`` outside budgets); empty for an unknown consultation.
+    """
+    rows = session.execute(_OPEN_PROPOSALS, {"consultation_id": consultation_id}).all()
     return {r[0]: r[1] for r in rows}
 
 
@@ -62,7 +168,8 @@ def cast_ballot(
             ``in_person`` recorded by staff.
         actor: the citizen themself for online channels; an organizer for offline channels.
     Returns:
-        a :class:`BallotReceipt` with a new receipt code.
+        a :class:`BallotReceipt` with a new receipt code; ``revision`` counts the citizen's
+        ballots in this consultation (1 for the first), ``replaced`` is ``revision > 1``.
     Raises:
         NotFound: consultation or citizen. NotAllowed: voting is not open now, the citizen is
         not eligible, or the actor may not record this ballot. ValidationError: bad choices
@@ -78,90 +185,100 @@ def cast_ballot(
         raise NotAllowed("a citizen may cast only their own ballot", field="actor")
     elif actor.kind == "staff":
         raise NotAllowed("staff record ballots only through an offline channel", field="channel")
-    c = get_consultation(session, ref=consultation_id)
+    # what needs no database first: on SQLite the transaction's start takes the write lock
+    # (BEGIN IMMEDIATE) until the commit
+    keys = {"consultation_id": consultation_id, "citizen_id": citizen_id}
+    ids = [p for p in choices if isinstance(p, int)]  # others are unknown proposals
+    asked = dict(keys, **{f"p{k}": p for k, p in enumerate(ids)})
+    code = new_receipt_code()
     now = clock.now()
-    if c.status != "open" or not (c.opens_at <= now < c.closes_at):
+    session.flush()  # the statements below go to the connection, past the ORM's autoflush
+    conn = session.connection()
+    rows = conn.execute(_context(len(ids)), asked).all()
+    if not rows:
+        raise NotFound(f"no consultation {consultation_id!r}", field="consultation")
+    status, opens_at, closes_at, method, params, eligibility, voter, district, born = rows[0][:9]
+    if status != "open" or not (opens_at <= now < closes_at):
         raise NotAllowed(
-            f"voting is not open (consultation is {c.status}, window "
-            f"{c.opens_at.isoformat()} to {c.closes_at.isoformat()})",
+            f"voting is not open (consultation is {status}, window "
+            f"{opens_at.isoformat()} to {closes_at.isoformat()})",
             field="consultation",
         )
-    citizen = session.get(Citizen, citizen_id)
-    if citizen is None:
+    if voter is None:
         raise NotFound(f"no citizen {citizen_id}", field="citizen_id")
     why = eligibility_refusal(
-        Eligibility.from_json(c.eligibility),
-        district=citizen.district,
-        birth_year=citizen.birth_year,
-        on=c.opens_at,
+        Eligibility.from_json(eligibility), district=district, birth_year=born, on=opens_at
     )
     if why:
         raise NotAllowed(f"citizen is not eligible: {why}", field="citizen_id")
-    costs = open_proposal_costs(session, c.id)
-    validate_ballot(BallotRules.from_params(c.method, c.method_params), choices, costs)
+    # the costs of the chosen open proposals are all validate_ballot reads of ``costs``
+    costs = {r[9]: r[10] for r in rows if r[9] is not None}
+    validate_ballot(BallotRules.from_params(method, params or {}), choices, costs)
+    chosen = sorted(choices.items())
 
-    code = new_receipt_code()
     recorded_by = actor.id if offline and actor.kind == "staff" else None
-    ins = (
-        _insert(session)(Ballot)
-        .values(
-            consultation_id=c.id,
-            citizen_id=citizen_id,
-            channel=channel,
-            cast_at=now,
-            recorded_by=recorded_by,
-            receipt_code=code,
-            revision=1,
+    got = conn.execute(
+        _upsert(conn.dialect.name, offline),
+        {
+            "consultation_id": consultation_id,
+            "citizen_id": citizen_id,
+            "channel": channel,
+            "cast_at": now,
+            "recorded_by": recorded_by,
+            "receipt_code": code,
+            "revision": 1,
+        },
+    ).first()
+    if got is None:
+        existing = conn.execute(_EXISTING_CHANNEL, keys).scalar_one()
+        raise Conflict(
+            f"this citizen already has a ballot (received by {existing})", field="citizen_id"
         )
-        .on_conflict_do_nothing(index_elements=["consultation_id", "citizen_id"])
-        .returning(Ballot.id)
-    )
-    ballot_id = session.execute(ins).scalar_one_or_none()
-    replaced = False
-    revision = 1
-    if ballot_id is None:
-        existing = session.execute(
-            select(Ballot)
-            .where(Ballot.consultation_id == c.id, Ballot.citizen_id == citizen_id)
-            .with_for_update()
-        ).scalar_one()
-        if offline or existing.channel in OFFLINE_CHANNELS:
-            raise Conflict(
-                f"this citizen already has a ballot (received by {existing.channel})",
-                field="citizen_id",
-            )
-        existing.channel, existing.cast_at, existing.receipt_code = channel, now, code
-        existing.revision += 1
-        revision = existing.revision
-        ballot_id = existing.id
-        replaced = True
-        session.execute(delete(BallotChoice).where(BallotChoice.ballot_id == ballot_id))
-    session.execute(
-        insert(BallotChoice),
+    ballot_id, revision = got
+    replaced = revision > 1
+    if replaced:
+        conn.execute(_DROP_CHOICES, {"b_id": ballot_id})
+        _expire_loaded(session, ballot_id)
+    conn.execute(
+        _INSERT_CHOICES,
         [
-            {"ballot_id": ballot_id, "proposal_id": p, "consultation_id": c.id, "value": v}
-            for p, v in sorted(choices.items())
+            {
+                "ballot_id": ballot_id,
+                "proposal_id": p,
+                "consultation_id": consultation_id,
+                "value": v,
+            }
+            for p, v in chosen
         ],
     )
-    record_contact(
-        session,
-        citizen_id=citizen_id,
-        channel=channel,
-        direction="inbound",
-        kind="ballot",
-        ref_table="ballot",
-        ref_id=ballot_id,
-        consultation_id=c.id,
-        at=now,
+    conn.execute(
+        _INSERT_CONTACT,
+        {
+            "citizen_id": citizen_id,
+            "consultation_id": consultation_id,
+            "channel": channel,
+            "direction": "inbound",
+            "kind": "ballot",
+            "ref_table": "ballot",
+            "ref_id": ballot_id,
+            "at": now,
+        },
     )
-    append_event(
+    append_event(  # last: the audit head stays locked from here to the commit
         session,
         actor=actor,
         action="ballot.replace" if replaced else "ballot.cast",
-        subject=f"consultation:{c.id}/citizen:{citizen_id}",
-        payload={"choices": sorted(choices.items()), "channel": channel, "revision": revision},
+        subject=f"consultation:{consultation_id}/citizen:{citizen_id}",
+        payload={"choices": chosen, "channel": channel, "revision": revision},
     )
     return BallotReceipt(ballot_id, code, revision, replaced, channel)
+
+
+def _expire_loaded(session: Session, ballot_id: int) -> None:
+    """Expire the ballot's ORM object if this session holds one (it was changed by Core)."""
+    obj = session.identity_map.get(session.identity_key(Ballot, ballot_id))
+    if obj is not None:
+        session.expire(obj)
 
 
 def ballot_of(session: Session, *, consultation_id: int, citizen_id: int) -> dict[int, int] | None:

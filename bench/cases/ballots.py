@@ -97,9 +97,11 @@ class CastTrial(Trial):
         return cid, pids
 
     def _citizen(self, w: int, j: int) -> int:
-        """Citizen of writer ``w``'s ``j``-th ballot; every tenth is the next writer's."""
-        owner = (w + 1) % self.writers if j % 10 == 0 else w
-        return owner * self.per_writer + j + 1
+        """Citizen of writer ``w``'s ``j``-th ballot; every tenth is the one the next writer
+        casts for as its ``j + 1``-th, so two threads race on that citizen."""
+        if j % 10 == 0 and j + 1 < self.per_writer:
+            return (w + 1) % self.writers * self.per_writer + j + 2
+        return w * self.per_writer + j + 1
 
     def ours(self) -> float:
         cid, pids = self._consultation()

@@ -1,11 +1,20 @@
 from __future__ import annotations
 
+import hashlib
 import itertools
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 
-from models import AuditEvent
-from participation.audit import GENESIS, link_digest, verify_chain
+from core.actor import Actor
+from models import AuditEvent, AuditHead
+from participation.audit import (
+    GENESIS,
+    ChainReport,
+    append_event,
+    link_digest,
+    payload_digest,
+    verify_chain,
+)
 from tests import factories as f
 
 
@@ -38,3 +47,46 @@ def test_deleted_event_is_reported(session):
     f.consultation(session)
     session.execute(AuditEvent.__table__.delete().where(AuditEvent.seq == 2))
     assert verify_chain(session).first_broken == 2
+
+
+def test_appended_digests_match_the_formula_with_non_ascii_text(session):
+    before = session.execute(select(func.max(AuditEvent.seq))).scalar_one() or 0
+    who = Actor(kind="system", name="Zażółć gęślą jaźń")
+    seqs = [
+        append_event(session, actor=who, action="note", subject=subject, payload={"k": subject})
+        for subject in ("consultation:1/ä|ß", "提案:7", "plain")
+    ]
+    assert seqs == [before + 1, before + 2, before + 3]
+    events = (
+        session.execute(select(AuditEvent).where(AuditEvent.seq > before).order_by(AuditEvent.seq))
+        .scalars()
+        .all()
+    )
+    prev = events[0].prev_digest
+    for e, subject in zip(events, ("consultation:1/ä|ß", "提案:7", "plain"), strict=True):
+        text = "|".join(
+            (
+                prev,
+                str(e.seq),
+                e.at.isoformat(),
+                who.label,
+                "note",
+                subject,
+                payload_digest({"k": subject}),
+            )
+        )
+        assert e.prev_digest == prev
+        assert e.digest == hashlib.sha256(text.encode("utf-8")).hexdigest()
+        prev = e.digest
+    assert verify_chain(session).first_broken is None
+
+
+def test_first_append_without_a_head_row_starts_from_genesis(session):
+    session.execute(delete(AuditEvent))
+    session.execute(delete(AuditHead))
+    seq = append_event(session, actor=f.SYSTEM, action="note", subject="x", payload=None)
+    assert seq == 1
+    event = session.execute(select(AuditEvent)).scalar_one()
+    assert event.prev_digest == GENESIS
+    assert append_event(session, actor=f.SYSTEM, action="note", subject="y") == 2
+    assert verify_chain(session) == ChainReport(2, None, None)

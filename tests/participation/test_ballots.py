@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from core import clock
 from core.actor import Actor
-from core.errors import Conflict, NotAllowed, ValidationError
+from core.errors import Conflict, NotAllowed, NotFound, ValidationError
 from models import AuditEvent, Ballot, BallotChoice, Contact
 from participation.ballots import ballot_of, cast_ballot
 from participation.consultations import transition
@@ -300,3 +300,76 @@ def test_withdrawn_proposal_cannot_be_chosen(session):
             channel="web",
             actor=_me(voter),
         )
+
+
+def test_unknown_consultation_or_citizen_is_not_found_naming_the_field(session):
+    cons, pids = f.consultation(session)
+    voter = f.citizen(session)
+    with pytest.raises(NotFound) as no_consultation:
+        cast_ballot(
+            session,
+            consultation_id=cons + 1000,
+            citizen_id=voter,
+            choices={pids[0]: 1},
+            channel="web",
+            actor=_me(voter),
+        )
+    assert no_consultation.value.field == "consultation"
+    with pytest.raises(NotFound) as no_citizen:
+        cast_ballot(
+            session,
+            consultation_id=cons,
+            citizen_id=voter + 1000,
+            choices={pids[0]: 1},
+            channel="web",
+            actor=_me(voter + 1000),
+        )
+    assert no_citizen.value.field == "citizen_id"
+    assert _count(session, Ballot) == 0
+
+
+def test_proposal_of_another_consultation_or_not_an_id_is_refused(session):
+    cons, pids = f.consultation(session)
+    _other, other_pids = f.consultation(session)
+    voter = f.citizen(session)
+    for bad in ({pids[0]: 1, other_pids[0]: 1}, {pids[0]: 1, "first": 1}):
+        with pytest.raises(ValidationError, match="not open proposals") as err:
+            cast_ballot(
+                session,
+                consultation_id=cons,
+                citizen_id=voter,
+                choices=bad,
+                channel="web",
+                actor=_me(voter),
+            )
+        assert err.value.field == "choices"
+    assert _count(session, Ballot) == 0
+
+
+def test_ballot_loaded_before_a_replacement_shows_the_new_revision(session):
+    cons, pids = f.consultation(session)
+    voter = f.citizen(session)
+    first = cast_ballot(
+        session,
+        consultation_id=cons,
+        citizen_id=voter,
+        choices={pids[0]: 1},
+        channel="web",
+        actor=_me(voter),
+    )
+    loaded = session.get(Ballot, first.ballot_id)
+    assert (loaded.revision, loaded.receipt_code) == (1, first.receipt_code)
+    second = cast_ballot(
+        session,
+        consultation_id=cons,
+        citizen_id=voter,
+        choices={pids[1]: 1},
+        channel="sms",
+        actor=_me(voter),
+    )
+    assert (loaded.revision, loaded.receipt_code, loaded.channel) == (
+        2,
+        second.receipt_code,
+        "sms",
+    )
+    assert loaded.cast_at == clock.now()

@@ -1,8 +1,11 @@
-"""16 writers casting for the same citizen at once leave exactly one ballot row."""
+"""Concurrent casting: 16 writers for the same citizen leave exactly one ballot row; eight
+writers racing on some citizens leave one ballot each, with its last choices."""
 
 from __future__ import annotations
 
+import random
 import threading
+from collections import Counter
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -10,9 +13,9 @@ from sqlalchemy import func, select
 from core import clock
 from core.actor import Actor
 from core.db import session_scope
-from models import AuditEvent, Ballot, BallotChoice
+from models import AuditEvent, Ballot, BallotChoice, Contact
 from participation.audit import verify_chain
-from participation.ballots import cast_ballot
+from participation.ballots import ballot_of, cast_ballot
 from tests import factories as f
 
 
@@ -59,5 +62,88 @@ def test_sixteen_concurrent_casts_for_one_citizen_make_one_ballot(fresh_db):
             s.execute(select(func.count()).where(AuditEvent.action.like("ballot.%"))).scalar_one()
             == 16
         )
+        assert verify_chain(s).first_broken is None
+    engine.dispose()
+
+
+def test_eight_writers_leave_one_ballot_per_citizen_with_its_last_choices(fresh_db):
+    """Eight threads cast 12 ballots each; every third ballot is for a citizen another
+    thread also votes for. Each citizen ends with one ballot whose choices are those of the
+    receipt with the highest revision, and the audit chain holds every cast in order."""
+    engine = fresh_db.engine()
+    writers, per_writer = 8, 12
+    with session_scope(engine) as s:
+        cons, pids = f.consultation(
+            s, params={"max_choices": 3}, proposals=[{"title": f"P{k}"} for k in range(6)]
+        )
+        voters = [f.citizen(s) for _ in range(writers * per_writer)]
+    clock.set_clock(clock.FrozenClock(f.T0 + timedelta(hours=2)))
+    rng = random.Random(7)
+
+    def voter(w: int, j: int) -> int:
+        """Writer ``w``'s ``j``-th citizen; when ``j % 3 == 0`` the one the next writer
+        votes for at ``j + 1``, so the two threads race on that citizen."""
+        if j % 3 == 0:
+            return voters[(w + 1) % writers * per_writer + j + 1]
+        return voters[w * per_writer + j]
+
+    plans = [
+        [(voter(w, j), dict.fromkeys(rng.sample(pids, 3), 1)) for j in range(per_writer)]
+        for w in range(writers)
+    ]
+    barrier = threading.Barrier(writers)
+    errors: list[BaseException] = []
+    receipts: list[tuple[int, dict[int, int], int]] = []
+
+    def work(w: int) -> None:
+        try:
+            barrier.wait()
+            for citizen, choices in plans[w]:
+                with session_scope(engine) as s:
+                    r = cast_ballot(
+                        s,
+                        consultation_id=cons,
+                        citizen_id=citizen,
+                        choices=choices,
+                        channel="web",
+                        actor=Actor(kind="citizen", id=citizen),
+                    )
+                receipts.append((citizen, choices, r.revision))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    casts = Counter(c for plan in plans for c, _ in plan)
+    assert sum(n == 2 for n in casts.values()) == writers * per_writer // 3  # the races
+    last: dict[int, tuple[int, dict[int, int]]] = {}
+    for citizen, choices, revision in receipts:
+        if revision > last.get(citizen, (0, {}))[0]:
+            last[citizen] = (revision, choices)
+    with session_scope(engine) as s:
+        stored = s.execute(
+            select(Ballot.citizen_id, Ballot.revision).where(Ballot.consultation_id == cons)
+        ).all()
+        assert sorted(c for c, _ in stored) == sorted(casts)
+        assert dict(stored) == dict(casts)  # revision = casts for that citizen
+        for citizen, (_, choices) in last.items():
+            assert ballot_of(s, consultation_id=cons, citizen_id=citizen) == choices
+        actions = Counter(
+            s.execute(select(AuditEvent.action).where(AuditEvent.action.like("ballot.%")))
+            .scalars()
+            .all()
+        )
+        assert actions == {
+            "ballot.cast": len(casts),
+            "ballot.replace": sum(casts.values()) - len(casts),
+        }
+        ledger = s.execute(
+            select(func.count()).select_from(Contact).where(Contact.kind == "ballot")
+        ).scalar_one()
+        assert ledger == sum(casts.values())
         assert verify_chain(s).first_broken is None
     engine.dispose()
