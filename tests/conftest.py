@@ -119,3 +119,17 @@ def realdata() -> Path:
     """The folder of real public data files (skips nothing: a missing folder fails)."""
     assert REALDATA.is_dir(), f"real data folder not found at {REALDATA}"
     return REALDATA
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One Prefect test server for the whole session (starting one costs ~15 s)."""
+    import os
+
+    os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect-home"))
+    from prefect.testing.utilities import prefect_test_harness
+
+    import flows  # noqa: F401
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield

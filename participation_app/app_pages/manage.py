@@ -1,6 +1,7 @@
-"""Manage consultations (organizers): add and withdraw proposals, move a consultation
-along its cycle (publish, open, close, count), queue invitations and results, and watch
-turnout by channel."""
+"""Manage consultations (organizers): add and withdraw proposals, launch a consultation
+(the ``launch-consultation`` flow: on the Prefect server when there is one, with its run
+state and progress on the page), move it along its cycle (publish, open, close, count),
+queue invitations and results, and watch turnout by channel."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import streamlit as st
 
 from core.errors import CivicFlowError
 from core.settings import get_settings
+from flows.remote import RunProgress, run_progress, server_url, start_flow
 from notifications.outbox import enqueue_results, plan_invitations
+from participation.audit import append_event
 from participation.consultations import add_proposal, transition, withdraw_proposal
 from participation.queries import proposals_page
 from participation.queries_consultations import (
@@ -74,6 +77,48 @@ def _move(to: str) -> None:
         st.rerun()
 
 
+RUN_KEY = f"launch_run:{view.id}"
+
+
+def _launch() -> None:
+    """Start the launch-consultation flow (publish, invitations, delivery) for this one."""
+    from prefect.exceptions import ObjectNotFound
+
+    remote = server_url() is not None
+    try:
+        who.require_staff("organizer")
+        with state.db() as s:
+            append_event(s, actor=who, action="consultation.launch",
+                         subject=f"consultation:{view.id}", payload={"on_server": remote})
+        with st.status(tr("manage.launching_remote" if remote else "manage.launching"),
+                       expanded=False) as box:
+            progress = start_flow("launch-consultation", {"consultation_id": view.id})
+            box.update(state="complete")
+    except CivicFlowError as exc:
+        ui.error(exc)
+    except ObjectNotFound:
+        ui.alert("error", tr("manage.no_deployment"))
+    else:
+        st.session_state[RUN_KEY] = progress.run_id
+        st.rerun()
+
+
+def _show_run(progress: RunProgress) -> None:
+    st.progress(progress.fraction, text=tr(
+        "manage.run_state", state=progress.state_name, done=progress.steps_done,
+        total=progress.steps_total or "?"))
+    where = tr("manage.run_remote" if progress.remote else "manage.run_local")
+    st.caption(f"{where} · {progress.run_id}")
+    if progress.final:
+        if progress.ok:
+            ui.alert("success", tr("manage.run_done"))
+        else:
+            ui.alert("error", tr("manage.run_failed", message=progress.message))
+        if progress.report:
+            with st.expander(tr("manage.run_report")):
+                st.text(progress.report)  # the flow's own markdown artifact, shown as text
+
+
 def _count() -> None:
     try:
         with st.status(tr("manage.tallying"), expanded=False) as box, state.db() as s:
@@ -129,6 +174,7 @@ def _send_results() -> None:
 st.subheader(tr("manage.actions"))
 steps: dict[str, list[tuple[str, Callable[[], None]]]] = {
     "draft": [
+        ("manage.launch", _launch),
         ("manage.publish", lambda: _move("published")),
         ("manage.archive", lambda: _move("archived")),
     ],
@@ -149,6 +195,19 @@ with st.container(horizontal=True):
             chosen = run
 if chosen is not None:
     chosen()
+
+if RUN_KEY in st.session_state:
+    st.subheader(tr("manage.run_title"))
+    first = run_progress(st.session_state[RUN_KEY])
+
+    @st.fragment(run_every=None if first.final else 2)
+    def _follow() -> None:
+        progress = run_progress(st.session_state[RUN_KEY])
+        _show_run(progress)
+        if progress.final and not first.final:
+            st.rerun()  # the consultation's status changed: redraw the whole page
+
+    _follow()
 
 if view.status in ("open", "closed", *RESULT_STATUSES):
     results.turnout(view)

@@ -5,20 +5,6 @@ from collections.abc import Iterator
 import pytest
 
 
-@pytest.fixture(scope="session")
-def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """One Prefect test server for the whole session (starting one costs ~15 s)."""
-    import os
-
-    os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect-home"))
-    from prefect.testing.utilities import prefect_test_harness
-
-    import flows  # noqa: F401
-
-    with prefect_test_harness(server_startup_timeout=90):
-        yield
-
-
 @pytest.fixture
 def flow_db(fresh_db, monkeypatch) -> Iterator[object]:
     """A committed database that ``core.db.get_engine`` returns inside flows."""

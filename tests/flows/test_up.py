@@ -54,7 +54,8 @@ def _flow_runs(api_url: str, flow_name: str) -> list[Any]:
         return asyncio.run(read())
 
 
-def test_up_serves_scheduled_flows_and_stops_everything_on_ctrl_c(fresh_db, tmp_path: Path):
+def test_up_serves_scheduled_flows_and_stops_everything_on_ctrl_c(fresh_db, tmp_path: Path,
+                                                                  monkeypatch):
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -111,6 +112,7 @@ def test_up_serves_scheduled_flows_and_stops_everything_on_ctrl_c(fresh_db, tmp_
                                           ).read_text()[-3000:]
         with session_scope(engine) as s:
             assert s.get(Consultation, due).status == "closed"
+        _launch_from_the_page(engine, api_url, monkeypatch)
         health = _wait_for(lambda: _ok(f"http://127.0.0.1:{app_port}/_stcore/health"), 60)
         assert health, (tmp_path / "var" / "log" / "app.log").read_text()[-3000:]
 
@@ -125,6 +127,61 @@ def test_up_serves_scheduled_flows_and_stops_everything_on_ctrl_c(fresh_db, tmp_
         for pid in pids:
             if group_alive(pid):
                 os.killpg(pid, signal.SIGKILL)
+
+
+def _launch_from_the_page(engine: Any, api_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An organizer presses Launch on the Manage page of an app that has ``up``'s server:
+    the run is submitted to the served deployment and the page follows its state."""
+    from datetime import UTC, datetime, timedelta
+
+    import streamlit as st
+    from sqlalchemy import select
+
+    from core.settings import get_settings
+    from models import OutboxMessage
+    from participation import auth
+    from participation.citizens import set_consent
+    from participation.consultations import add_proposal, create_consultation
+    from tests import factories
+    from tests.app.conftest import alerts, button, open_app
+
+    opens = datetime.now(UTC) + timedelta(days=7)
+    with session_scope(engine) as s:
+        draft = create_consultation(s, actor=factories.SYSTEM, data={
+            "slug": "launched-from-the-page", "title": "Launched from the page",
+            "method": "approval", "opens_at": opens, "closes_at": opens + timedelta(days=14)})
+        add_proposal(s, consultation_id=draft.id, data={"title": "Benches"},
+                     actor=factories.SYSTEM)
+        willing = factories.citizen(s)
+        set_consent(s, citizen_id=willing, channel="email", purpose="invitations",
+                    opted_in=True, source="web", actor=factories.SYSTEM)
+        organizer = auth.staff_actor(auth.create_staff_user(
+            s, username="launcher", role="organizer", password="a long password",
+            actor=factories.SYSTEM))
+    monkeypatch.setenv("PREFECT_API_URL", api_url)
+    monkeypatch.setenv("CIVICFLOW_DB__URL", engine.url.render_as_string(hide_password=False))
+    get_settings.cache_clear()
+    st.cache_resource.clear()
+    at = open_app(organizer, page="app_pages/manage.py")
+    at.selectbox[0].set_value("launched-from-the-page").run()
+    button(at, "Launch").click().run()
+    assert not at.exception, at.exception
+    assert any("running on the Prefect server" in c.value for c in at.caption), alerts(at)
+
+    def launched() -> bool:
+        at.run()  # what the page's fragment does every 2 s
+        return any("Launched:" in a for a in alerts(at))
+
+    assert _wait_for(launched, 120, every=2), alerts(at)
+    with session_scope(engine) as s:
+        assert s.execute(select(Consultation.status).where(
+            Consultation.id == draft.id)).scalar_one() == "published"
+        sent = s.execute(select(OutboxMessage.status).where(
+            OutboxMessage.consultation_id == draft.id,
+            OutboxMessage.citizen_id == willing)).scalars().all()
+    assert sent == ["sent"]
+    get_settings.cache_clear()
+    st.cache_resource.clear()
 
 
 def _ok(url: str) -> bool:
