@@ -26,7 +26,7 @@ from core.db import get_engine, session_scope
 from flows.lifecycle import FLOW_ACTOR, advance_consultations, move_task
 from models import Consultation, OutboxMessage
 from notifications.delivery import deliver_pending, make_senders
-from notifications.outbox import (
+from notifications.planning import (
     enqueue_results,
     enqueue_survey_invitation,
     plan_invitations,

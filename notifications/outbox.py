@@ -9,17 +9,12 @@ of the same kind, consultation and round (on either channel) is skipped, so a re
 task adds nothing even if the routing would now pick the other channel. Services here never
 commit (DESIGN §3): :mod:`notifications.delivery` sends the rows after commit.
 
-Fan-outs (:func:`plan_invitations`, :func:`plan_reminders`, :func:`enqueue_results`,
-:func:`enqueue_survey_invitation`) walk the audience in ranges of citizen ids. For each range
-four index range look-ups read what routing needs — the citizens (addresses, preference,
-locale, time zone), their consents for the purpose, their ballots, and the messages already
-queued for them — then the pure :func:`notifications.routing.route` decides each citizen and
-one multi-row ``INSERT … ON CONFLICT DO NOTHING`` writes the range. Memory stays flat (one
-range at a time), no ORM object is made per citizen and no query plan depends on fresh
-statistics, so the same code plans for 1M citizens; ``bench/bench_outbox.py`` measures it
-against a raw ``INSERT … SELECT``.
+Fan-outs to a whole audience (invitations, reminders, results, survey invitations) are in
+:mod:`notifications.planning`; they write the same rows with the same keys, routing in SQL,
+and share the helpers here (page facts, row building, the write).
 
-What is written for each citizen (counts in :class:`~notifications.schemas.PlanResult`):
+What is written for each citizen of a fan-out (counts in
+:class:`~notifications.schemas.PlanResult`):
 ``pending`` / ``deferred`` rows to send; ``suppressed`` rows with a reason (``no_consent``,
 ``no_address``, ``capped``, ``holdout``; pass ``record_suppressed=False`` to keep only
 ``holdout`` rows, which reports need to measure reminder uplift); nothing for citizens who
@@ -36,21 +31,19 @@ in a payload: delivery removes it once the message is sent or has failed.
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final, cast
 
-from sqlalchemy import Select, Table, case, exists, false, func, select, text, update
+from sqlalchemy import Select, Table, case, false, func, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from core import clock
 from core.actor import Actor
 from core.errors import NotAllowed, NotFound, ValidationError
-from core.settings import get_settings
-from models import Ballot, Citizen, Consent, Consultation, OutboxMessage, Proposal, Survey
+from models import Ballot, Citizen, Consent, Consultation, OutboxMessage
 from models.governance import OUTBOX_STATUSES
 from models.participation import PURPOSES
 from notifications.routing import (
@@ -62,29 +55,20 @@ from notifications.routing import (
 )
 from notifications.schemas import (
     KIND_PURPOSE,
-    SKIP_PARTICIPANTS,
     EnqueueResult,
     OutboxRow,
-    PlanResult,
 )
 from notifications.templating import MESSAGES
 from participation.audit import append_event
 from participation.consultations import get_consultation
-from participation.queries import proposal_rows
-from participation.rules import Eligibility
 
 __all__ = [
     "LIVE_STATUSES",
     "QUEUED_STATUSES",
-    "consultation_context",
     "enqueue",
-    "enqueue_results",
     "enqueue_signin_code",
-    "enqueue_survey_invitation",
     "list_messages",
     "message_key",
-    "plan_invitations",
-    "plan_reminders",
     "policy_for",
     "suppress_queued",
 ]
@@ -93,7 +77,6 @@ LIVE_STATUSES: Final = ("pending", "deferred", "sending", "sent")
 """Statuses of messages that are, or will be, delivered (counted against the cap)."""
 QUEUED_STATUSES: Final = ("pending", "deferred")
 """Statuses of messages waiting to be claimed by delivery."""
-DEFAULT_CHUNK: Final = 5000
 
 
 def message_key(
@@ -119,19 +102,6 @@ def policy_for(consultation: Consultation | None) -> RoutingPolicy:
     )
 
 
-def consultation_context(consultation: Consultation) -> dict[str, Any]:
-    """The shared template context of invitations and reminders for ``consultation``:
-    ``consultation_title``, ``consultation_url`` (``{app.base_url}/?consultation={slug}``),
-    ``closes_at_utc`` (ISO 8601) and ``time_zone`` (the consultation's, for display)."""
-    base = get_settings().app.base_url.rstrip("/")
-    return {
-        "consultation_title": consultation.title,
-        "consultation_url": f"{base}/?consultation={consultation.slug}",
-        "closes_at_utc": consultation.closes_at.isoformat(),
-        "time_zone": consultation.time_zone,
-    }
-
-
 def _cons_match(consultation_id: int | None) -> ColumnElement[bool]:
     if consultation_id is None:
         return OutboxMessage.consultation_id.is_(None)
@@ -149,6 +119,23 @@ def _citizens_select() -> Select[*tuple[Any, ...]]:
         Citizen.locale,
         Citizen.time_zone,
     )
+
+
+def _capped_and_same(
+    kind: str, consultation_id: int | None, round: int
+) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """Conditions on an ``outbox_message`` row of the consultation: it counts against the
+    cap (live, of a capped kind; never outside a consultation), and it is of ``kind`` and
+    ``round`` (a retry finds it and adds nothing)."""
+    capped = (
+        (OutboxMessage.status.in_(LIVE_STATUSES) & OutboxMessage.kind.in_(CAPPED_KINDS))
+        if consultation_id is not None
+        else false()
+    )
+    same = (OutboxMessage.kind == kind) & OutboxMessage.idempotency_key.startswith(
+        _prefix(kind, consultation_id, round), autoescape=True
+    )
+    return capped, same
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,14 +185,7 @@ def _page_facts(
                 )
             ).scalars()
         )
-    capped = (
-        (OutboxMessage.status.in_(LIVE_STATUSES) & OutboxMessage.kind.in_(CAPPED_KINDS))
-        if consultation_id is not None
-        else false()
-    )
-    same = (OutboxMessage.kind == kind) & OutboxMessage.idempotency_key.startswith(
-        _prefix(kind, consultation_id, round), autoescape=True
-    )
+    capped, same = _capped_and_same(kind, consultation_id, round)
     rows = session.execute(
         select(
             OutboxMessage.citizen_id,
@@ -506,352 +486,6 @@ def _result(m: OutboxMessage, *, created: bool) -> EnqueueResult:
     )
 
 
-def _pages(
-    session: Session,
-    stmt: Select[*tuple[Any, ...]],
-    *,
-    citizen_ids: Sequence[int] | None,
-    chunk_size: int,
-) -> Iterator[tuple[int, int, Sequence[Any]]]:
-    """Yield ``(lo, hi, rows)``: the ``stmt`` rows of the citizens with ids in ``[lo, hi]``,
-    in id ranges of ``chunk_size`` (or chunks of the sorted ``citizen_ids``).
-
-    Each range starts at the next existing id (one primary-key look-up, so sparse ids cost
-    nothing) and is read completely before the caller writes, so reading and inserting
-    never interleave on one cursor (undefined on SQLite). Ranges rather than
-    ``ORDER BY id LIMIT n`` pages: PostgreSQL sorted the whole remaining table for each page
-    when its statistics were stale.
-    """
-    if citizen_ids is not None:
-        ids = sorted(set(citizen_ids))
-        for start in range(0, len(ids), chunk_size):
-            chunk = ids[start : start + chunk_size]
-            yield chunk[0], chunk[-1], session.execute(stmt.where(Citizen.id.in_(chunk))).all()
-        return
-    next_id = select(Citizen.id).order_by(Citizen.id).limit(1)
-    lo = session.execute(next_id).scalar_one_or_none()
-    while lo is not None:
-        hi = lo + chunk_size - 1
-        yield lo, hi, session.execute(stmt.where(Citizen.id.between(lo, hi))).all()
-        lo = session.execute(next_id.where(Citizen.id > hi)).scalar_one_or_none()
-
-
-def _fan_out(
-    session: Session,
-    *,
-    kind: str,
-    consultation: Consultation | None,
-    round: int,
-    audience: ColumnElement[bool] | None,
-    citizen_ids: Sequence[int] | None,
-    context: Mapping[str, Any],
-    actor: Actor,
-    now: datetime | None,
-    record_suppressed: bool,
-    chunk_size: int,
-) -> PlanResult:
-    purpose = KIND_PURPOSE[kind]
-    cid = consultation.id if consultation is not None else None
-    policy = policy_for(consultation)
-    now = now or clock.now()
-    stmt = _citizens_select()
-    if audience is not None:
-        stmt = stmt.where(audience)
-    counts: Counter[str] = Counter()
-    created = considered = 0
-    for lo, hi, page in _pages(session, stmt, citizen_ids=citizen_ids, chunk_size=chunk_size):
-        facts_of = _page_facts(
-            session,
-            kind=kind,
-            purpose=purpose,
-            consultation_id=cid,
-            round=round,
-            lo=lo,
-            hi=hi,
-        )
-        rows: list[dict[str, Any]] = []
-        for r in sorted(page, key=lambda r: int(r[0])):
-            considered += 1
-            if r[0] in facts_of.existing:
-                counts["existing"] += 1
-                continue
-            facts, consents = _facts(r, facts_of)
-            decision = route(
-                facts,
-                consents,
-                policy,
-                now,
-                facts_of.sent_count.get(r[0], 0),
-                kind=kind,
-                purpose=purpose,
-            )
-            if decision.reason == "already_voted" and kind in SKIP_PARTICIPANTS:
-                counts["already_voted"] += 1
-                continue
-            counts[_outcome(decision)] += 1
-            if (
-                decision.status == "suppressed"
-                and not record_suppressed
-                and decision.reason != "holdout"
-            ):
-                continue
-            rows.append(
-                _row(
-                    kind=kind,
-                    template=kind,
-                    purpose=purpose,
-                    consultation_id=cid,
-                    round=round,
-                    citizen_id=r[0],
-                    preferred=facts.preferred_channel,
-                    decision=decision,
-                    payload=context,
-                    now=now,
-                )
-            )
-        created += _write(session, rows)
-    result = PlanResult(kind, round, considered, created, dict(sorted(counts.items())))
-    append_event(
-        session,
-        actor=actor,
-        action=f"outbox.plan_{kind}",
-        subject=f"consultation:{cid if cid is not None else '-'}/round:{round}",
-        payload={"considered": considered, "created": created, "counts": result.counts},
-    )
-    return result
-
-
-def _eligible(consultation: Consultation) -> ColumnElement[bool] | None:
-    """SQL form of :func:`participation.rules.eligibility_refusal` (same rule: districts,
-    minimum age in calendar years on ``opens_at``)."""
-    rule = Eligibility.from_json(consultation.eligibility)
-    conds: list[ColumnElement[bool]] = []
-    if rule.districts:
-        conds.append(Citizen.district.in_(list(rule.districts)))
-    if rule.minimum_age is not None:
-        conds.append(Citizen.birth_year.is_not(None))
-        conds.append(Citizen.birth_year <= consultation.opens_at.year - rule.minimum_age)
-    if not conds:
-        return None
-    out = conds[0]
-    for cond in conds[1:]:
-        out = out & cond
-    return out
-
-
-def _participants(consultation_id: int) -> ColumnElement[bool]:
-    return exists().where(
-        Ballot.consultation_id == consultation_id, Ballot.citizen_id == Citizen.id
-    )
-
-
-def plan_invitations(
-    session: Session,
-    *,
-    consultation_id: int,
-    actor: Actor,
-    now: datetime | None = None,
-    record_suppressed: bool = True,
-    chunk_size: int = DEFAULT_CHUNK,
-) -> PlanResult:
-    """Queue an invitation (round 0) to every eligible citizen of a consultation.
-
-    Args:
-        consultation_id: a ``published`` or ``open`` consultation.
-        actor: organizer or system.
-        now: decision time, UTC (default :func:`core.clock.now`); quiet hours are judged at it.
-        record_suppressed: also write rows for suppressed citizens (default True).
-        chunk_size: citizens per page (rows per INSERT).
-    Returns:
-        a :class:`~notifications.schemas.PlanResult`.
-    Raises:
-        NotFound: no such consultation. NotAllowed: wrong status or actor.
-    """
-    actor.require_staff("organizer")
-    c = get_consultation(session, ref=consultation_id)
-    if c.status not in ("published", "open"):
-        raise NotAllowed(
-            f"invitations go out for a published or open consultation (this one is {c.status})",
-            field="consultation",
-        )
-    return _fan_out(
-        session,
-        kind="invitation",
-        consultation=c,
-        round=0,
-        audience=_eligible(c),
-        citizen_ids=None,
-        context=consultation_context(c),
-        actor=actor,
-        now=now,
-        record_suppressed=record_suppressed,
-        chunk_size=chunk_size,
-    )
-
-
-def plan_reminders(
-    session: Session,
-    *,
-    consultation_id: int,
-    round: int,
-    actor: Actor,
-    now: datetime | None = None,
-    record_suppressed: bool = True,
-    chunk_size: int = DEFAULT_CHUNK,
-) -> PlanResult:
-    """Queue reminder ``round`` to every eligible citizen who has not voted yet.
-
-    Citizens with a ballot are skipped (``already_voted``, no row); the policy's holdout
-    share is kept out with ``suppressed``/``holdout`` rows (the same citizens every round).
-
-    Args:
-        consultation_id: an ``open`` consultation.
-        round: 1, 2, … (at most the number of ``rounds_hours`` in its policy, if any).
-        actor / now / record_suppressed / chunk_size: as for :func:`plan_invitations`.
-    Raises:
-        ValidationError: bad round. NotFound / NotAllowed: as for :func:`plan_invitations`.
-    """
-    actor.require_staff("organizer")
-    c = get_consultation(session, ref=consultation_id)
-    if c.status != "open":
-        raise NotAllowed(
-            f"reminders go out while a consultation is open (this one is {c.status})",
-            field="consultation",
-        )
-    rounds = (c.reminder_policy or {}).get("rounds_hours") or []
-    if round < 1 or (rounds and round > len(rounds)):
-        raise ValidationError(
-            f"round must be 1 to {len(rounds) or 'n'} (got {round})", field="round"
-        )
-    return _fan_out(
-        session,
-        kind="reminder",
-        consultation=c,
-        round=round,
-        audience=_eligible(c),
-        citizen_ids=None,
-        context=consultation_context(c),
-        actor=actor,
-        now=now,
-        record_suppressed=record_suppressed,
-        chunk_size=chunk_size,
-    )
-
-
-def enqueue_results(
-    session: Session,
-    *,
-    consultation_id: int,
-    actor: Actor,
-    now: datetime | None = None,
-    record_suppressed: bool = True,
-    chunk_size: int = DEFAULT_CHUNK,
-) -> PlanResult:
-    """Queue the results ("you said, we did", round 0) to every participant.
-
-    The payload lists each proposal with ``title``, ``votes`` (ballots naming it), ``status``
-    and the council's ``answer``; delivery writes ``result`` in the citizen's language.
-
-    Raises:
-        NotAllowed: the consultation is not ``tallied`` or ``reported`` yet; wrong actor.
-    """
-    actor.require_staff("organizer")
-    c = get_consultation(session, ref=consultation_id)
-    if c.status not in ("tallied", "reported", "archived"):
-        raise NotAllowed(
-            f"results go out once the consultation is tallied (it is {c.status})",
-            field="consultation",
-        )
-    answers = dict(
-        session.execute(
-            select(Proposal.id, Proposal.answer).where(Proposal.consultation_id == c.id)
-        ).all()
-    )
-    base = get_settings().app.base_url.rstrip("/")
-    context = {
-        "consultation_title": c.title,
-        "results_url": f"{base}/?consultation={c.slug}&view=results",
-        "proposals": [
-            {"title": p.title, "votes": p.votes, "status": p.status, "answer": answers.get(p.id)}
-            for p in proposal_rows(session, consultation_id=c.id)
-            if p.status != "withdrawn"
-        ],
-    }
-    return _fan_out(
-        session,
-        kind="results",
-        consultation=c,
-        round=0,
-        audience=_participants(c.id),
-        citizen_ids=None,
-        context=context,
-        actor=actor,
-        now=now,
-        record_suppressed=record_suppressed,
-        chunk_size=chunk_size,
-    )
-
-
-def enqueue_survey_invitation(
-    session: Session,
-    *,
-    survey_id: int,
-    closes_at: datetime,
-    actor: Actor,
-    citizen_ids: Sequence[int] | None = None,
-    now: datetime | None = None,
-    record_suppressed: bool = True,
-    chunk_size: int = DEFAULT_CHUNK,
-) -> PlanResult:
-    """Invite citizens to answer a survey (purpose ``surveys``; round = the survey id).
-
-    Args:
-        survey_id: the survey.
-        closes_at: when answers stop being accepted, UTC (shown in the message).
-        citizen_ids: who to invite; default: the participants of the survey's consultation
-            (a satisfaction pulse).
-    Raises:
-        NotFound: no such survey. ValidationError: a survey with no consultation and no
-        ``citizen_ids``; a naive ``closes_at``.
-    """
-    actor.require_staff("organizer")
-    survey = session.get(Survey, survey_id)
-    if survey is None:
-        raise NotFound(f"no survey {survey_id}", field="survey_id")
-    if closes_at.tzinfo is None:
-        raise ValidationError("closes_at must be timezone-aware UTC", field="closes_at")
-    if citizen_ids is None and survey.consultation_id is None:
-        raise ValidationError(
-            "name the citizens to invite to a survey without a consultation", field="citizen_ids"
-        )
-    c = (
-        get_consultation(session, ref=survey.consultation_id)
-        if survey.consultation_id is not None
-        else None
-    )
-    base = get_settings().app.base_url.rstrip("/")
-    context = {
-        "survey_title": survey.title,
-        "survey_url": f"{base}/?survey={survey.slug}",
-        "closes_at_utc": clock.ensure_utc(closes_at).isoformat(),
-        "time_zone": c.time_zone if c is not None else get_settings().app.default_time_zone,
-    }
-    audience = _participants(c.id) if c is not None and citizen_ids is None else None
-    return _fan_out(
-        session,
-        kind="survey_invitation",
-        consultation=c,
-        round=survey.id,
-        audience=audience,
-        citizen_ids=citizen_ids,
-        context=context,
-        actor=actor,
-        now=now,
-        record_suppressed=record_suppressed,
-        chunk_size=chunk_size,
-    )
-
-
 def enqueue_signin_code(
     session: Session,
     *,
@@ -958,3 +592,16 @@ def list_messages(
     if status is not None:
         stmt = stmt.where(OutboxMessage.status == status)
     return [OutboxRow(*r) for r in session.execute(stmt).all()]
+
+
+_MOVED_TO_PLANNING: Final = frozenset({"enqueue_results", "plan_invitations"})
+"""Fan-outs still imported from here by ``participation_app/app_pages/manage.py``."""
+
+
+def __getattr__(name: str) -> Any:
+    # resolved on first use: notifications.planning imports this module
+    if name in _MOVED_TO_PLANNING:
+        from notifications import planning
+
+        return getattr(planning, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -46,7 +46,9 @@ __all__ = [
     "Decision",
     "RoutingPolicy",
     "choose_channel",
+    "holdout_cut",
     "in_holdout",
+    "quiet_hours_apply",
     "quiet_until",
     "recheck",
     "route",
@@ -161,7 +163,39 @@ def in_holdout(public_id: str, share: float, salt: str = "") -> bool:
     if share <= 0:
         return False
     digest = hashlib.sha256(f"{salt}\x1f{public_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < share
+    return _held(int.from_bytes(digest[:8], "big"), share)
+
+
+def _held(prefix: int, share: float) -> bool:
+    # the rule of in_holdout on the hash prefix (Python's int / int is correctly rounded)
+    return prefix / 2**64 < share
+
+
+@functools.lru_cache(maxsize=64)
+def holdout_cut(share: float) -> int:
+    """Return the number of hash prefixes :func:`in_holdout` holds out at ``share``.
+
+    A citizen is held out exactly when the unsigned 64-bit integer read from the first 8
+    bytes of their ``SHA-256(salt 0x1F public_id)`` is below the returned bound, so a database
+    can apply :func:`in_holdout` by comparing the first 16 hex digits of the digest with the
+    bound written as 16 hex digits. Found by bisection on the same float comparison that
+    :func:`in_holdout` makes (it is monotone in the prefix), so the two never disagree.
+
+    Args:
+        share: holdout share, as for :func:`in_holdout`.
+    Returns:
+        an integer in [0, 2**64]: 0 holds out nobody, 2**64 everybody.
+    """
+    if share <= 0:
+        return 0
+    lo, hi = 0, 2**64  # every prefix below lo is held out, none from hi up
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _held(mid, share):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 @functools.lru_cache(maxsize=512)
@@ -170,6 +204,13 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
+
+
+def quiet_hours_apply(start: int | None, end: int | None) -> bool:
+    """Tell whether a policy with local quiet hours ``start``-``end`` (0-23, see
+    :class:`RoutingPolicy`) has any: ``False`` when either is ``None`` or they are equal, and
+    then :func:`quiet_until` is ``None`` in every time zone at every instant."""
+    return start is not None and end is not None and start != end
 
 
 @functools.lru_cache(maxsize=4096)
@@ -186,7 +227,7 @@ def quiet_until(
         the next local ``end:00`` after ``now``, in UTC (DST-aware through zoneinfo; a wall
         time that a DST jump skips is read with the offset before the jump), or ``None``.
     """
-    if start is None or end is None or start == end:
+    if start is None or end is None or not quiet_hours_apply(start, end):
         return None
     tz = _zone(time_zone)
     local = now.astimezone(tz)

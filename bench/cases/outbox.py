@@ -43,7 +43,7 @@ from core.settings import get_settings
 from models import Ballot, Citizen, Consent, Contact, OutboxMessage
 from models.base import UTCDateTime
 from notifications.delivery import deliver_pending, make_senders
-from notifications.outbox import consultation_context, plan_reminders
+from notifications.planning import consultation_context, plan_reminders
 from participation.consultations import get_consultation
 
 COLUMNS = [

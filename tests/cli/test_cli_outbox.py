@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from core.db import make_engine, session_scope
-from notifications.outbox import plan_invitations
+from notifications.planning import plan_invitations
 from tests import factories as f
 from tests.notifications.test_outbox import person, policy
 

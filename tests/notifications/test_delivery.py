@@ -28,7 +28,8 @@ from models import Consent, Consultation, Contact, OutboxMessage
 from notifications.backends import SendResult, make_email_sender, make_sms_sender
 from notifications.backends.memory import SimulatedFailure
 from notifications.delivery import deliver_pending, handle_sms_reply, handle_unsubscribe
-from notifications.outbox import enqueue_signin_code, plan_invitations, plan_reminders
+from notifications.outbox import enqueue_signin_code
+from notifications.planning import plan_invitations, plan_reminders
 from notifications.unsubscribe import make_token, verify_token
 from participation.citizens import consents_of, get_citizen, set_consent
 from tests import factories as f

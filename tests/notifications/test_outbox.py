@@ -13,12 +13,10 @@ from core import clock
 from core.actor import Actor
 from core.errors import NotAllowed, ValidationError
 from models import Citizen, Consultation, OutboxMessage, Survey
-from notifications.outbox import (
-    enqueue,
+from notifications.outbox import enqueue, enqueue_signin_code, list_messages
+from notifications.planning import (
     enqueue_results,
-    enqueue_signin_code,
     enqueue_survey_invitation,
-    list_messages,
     plan_invitations,
     plan_reminders,
 )
