@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.actor import Actor
+from core.prepared import Prepared
 from models import AuditEvent, AuditHead
 from models.base import UTCDateTime
 
@@ -53,14 +54,20 @@ _EVENT = cast(Table, AuditEvent.__table__)
 _HEAD = cast(Table, AuditHead.__table__)
 # Core statements built once: the ORM unit of work (objects, flushes) cost more than the
 # three statements themselves (docs/performance.md, ``cast``)
+# (run on the DBAPI cursor, core.prepared: they hold the head's lock, so their
+# SQLAlchemy execution overhead would be part of every writer's wait)
 _READ_HEAD = select(_HEAD.c.seq, _HEAD.c.digest).where(_HEAD.c.id == 1)
-_LOCK_HEAD = _READ_HEAD.with_for_update()
+_LOCK_HEAD = Prepared(_READ_HEAD.with_for_update(), [])
 _SEED_HEAD = insert(_HEAD).values(id=1, seq=0, digest=GENESIS)
-_INSERT_EVENT = insert(_EVENT)
-_MOVE_HEAD = (
+_INSERT_EVENT = Prepared(
+    insert(_EVENT),
+    ["seq", "at", "actor", "action", "subject", "payload_digest", "prev_digest", "digest"],
+)
+_MOVE_HEAD = Prepared(
     update(_HEAD)
     .where(_HEAD.c.id == 1)
-    .values(seq=bindparam("new_seq"), digest=bindparam("new_digest"))
+    .values(seq=bindparam("new_seq"), digest=bindparam("new_digest")),
+    ["new_seq", "new_digest"],
 )
 
 # PostgreSQL: lock, link, insert and move in one statement. ``FOR UPDATE`` in a READ
@@ -68,7 +75,7 @@ _MOVE_HEAD = (
 # outer UPDATE of the row this transaction has locked re-reads that same version, so the
 # event links to the head the previous writer committed. ``:rest`` is the text after
 # ``prev|seq|`` in :func:`link_digest` (time, actor, action, subject, payload digest).
-_APPEND_PG = text(
+_APPEND_PG_SQL = text(
     """
     WITH old AS (
         SELECT seq, digest FROM audit_head WHERE id = 1 FOR UPDATE
@@ -87,6 +94,7 @@ _APPEND_PG = text(
     RETURNING new.seq
     """
 ).bindparams(bindparam("at", type_=UTCDateTime()))
+_APPEND_PG = Prepared(_APPEND_PG_SQL, ["rest", "at", "actor", "action", "subject", "pdig"])
 
 
 def append_event(
@@ -123,10 +131,10 @@ def append_event(
             "subject": subject,
             "pdig": pdig,
         }
-        appended = conn.execute(_APPEND_PG, params).scalar_one_or_none()
+        appended = _APPEND_PG.execute(conn, params).fetchone()
         if appended is not None:
-            return int(appended)
-    row = conn.execute(_LOCK_HEAD).first()
+            return int(appended[0])
+    row = _LOCK_HEAD.execute(conn, {}).fetchone()
     if row is None:  # a schema created without the migration's seed row
         conn.execute(_SEED_HEAD)
         prev, seq = GENESIS, 1
@@ -134,8 +142,8 @@ def append_event(
         prev, seq = row[1], row[0] + 1
     at = clock.now()
     digest = link_digest(prev, seq, at, label, action, subject, pdig)
-    conn.execute(
-        _INSERT_EVENT,
+    _INSERT_EVENT.execute(
+        conn,
         {
             "seq": seq,
             "at": at,
@@ -147,7 +155,7 @@ def append_event(
             "digest": digest,
         },
     )
-    conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_digest": digest})
+    _MOVE_HEAD.execute(conn, {"new_seq": seq, "new_digest": digest})
     return seq
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from core import clock
 from core.actor import Actor
 from core.errors import Conflict, NotAllowed, NotFound, ValidationError
+from core.prepared import Prepared
 from models import Ballot, BallotChoice, Citizen, Consultation, Contact, Proposal
 from participation.audit import append_event
 from participation.rules import BallotRules, Eligibility, eligibility_refusal, validate_ballot
@@ -91,13 +92,29 @@ _EXISTING_CHANNEL = select(_BALLOT.c.channel).where(
     _BALLOT.c.consultation_id == bindparam("consultation_id"),
     _BALLOT.c.citizen_id == bindparam("citizen_id"),
 )
-_DROP_CHOICES = delete(_CHOICE).where(_CHOICE.c.ballot_id == bindparam("b_id"))
-_INSERT_CHOICES = insert(_CHOICE)
-_INSERT_CONTACT = insert(_CONTACT)
-_UPSERTS: dict[tuple[str, bool], Any] = {}
+# the writes run on the DBAPI cursor (core.prepared): in SQLite's write lock their
+# SQLAlchemy execution overhead was most of the transaction
+_DROP_CHOICES = Prepared(delete(_CHOICE).where(_CHOICE.c.ballot_id == bindparam("b_id")), ["b_id"])
+_INSERT_CHOICES = Prepared(
+    insert(_CHOICE), ["ballot_id", "proposal_id", "consultation_id", "value"]
+)
+_INSERT_CONTACT = Prepared(
+    insert(_CONTACT),
+    ["citizen_id", "consultation_id", "channel", "direction", "kind", "ref_table", "ref_id", "at"],
+)
+_BALLOT_KEYS = [
+    "consultation_id",
+    "citizen_id",
+    "channel",
+    "cast_at",
+    "recorded_by",
+    "receipt_code",
+    "revision",
+]
+_UPSERTS: dict[tuple[str, bool], Prepared] = {}
 
 
-def _upsert(dialect: str, offline: bool) -> Any:
+def _upsert(dialect: str, offline: bool) -> Prepared:
     """The ballot upsert for ``dialect``, built once.
 
     A new ballot is inserted with revision 1. On the ``(consultation_id, citizen_id)``
@@ -127,7 +144,9 @@ def _upsert(dialect: str, offline: bool) -> Any:
                     [literal_column(f"'{c}'") for c in sorted(OFFLINE_CHANNELS)]
                 ),
             )
-        stmt = _UPSERTS[key] = ins.returning(_BALLOT.c.id, _BALLOT.c.revision)
+        stmt = _UPSERTS[key] = Prepared(
+            ins.returning(_BALLOT.c.id, _BALLOT.c.revision), _BALLOT_KEYS
+        )
     return stmt
 
 
@@ -217,18 +236,22 @@ def cast_ballot(
     chosen = sorted(choices.items())
 
     recorded_by = actor.id if offline and actor.kind == "staff" else None
-    got = conn.execute(
-        _upsert(conn.dialect.name, offline),
-        {
-            "consultation_id": consultation_id,
-            "citizen_id": citizen_id,
-            "channel": channel,
-            "cast_at": now,
-            "recorded_by": recorded_by,
-            "receipt_code": code,
-            "revision": 1,
-        },
-    ).first()
+    got = (
+        _upsert(conn.dialect.name, offline)
+        .execute(
+            conn,
+            {
+                "consultation_id": consultation_id,
+                "citizen_id": citizen_id,
+                "channel": channel,
+                "cast_at": now,
+                "recorded_by": recorded_by,
+                "receipt_code": code,
+                "revision": 1,
+            },
+        )
+        .fetchone()
+    )
     if got is None:
         existing = conn.execute(_EXISTING_CHANNEL, keys).scalar_one()
         raise Conflict(
@@ -237,10 +260,10 @@ def cast_ballot(
     ballot_id, revision = got
     replaced = revision > 1
     if replaced:
-        conn.execute(_DROP_CHOICES, {"b_id": ballot_id})
+        _DROP_CHOICES.execute(conn, {"b_id": ballot_id})
         _expire_loaded(session, ballot_id)
-    conn.execute(
-        _INSERT_CHOICES,
+    _INSERT_CHOICES.executemany(
+        conn,
         [
             {
                 "ballot_id": ballot_id,
@@ -251,8 +274,8 @@ def cast_ballot(
             for p, v in chosen
         ],
     )
-    conn.execute(
-        _INSERT_CONTACT,
+    _INSERT_CONTACT.execute(
+        conn,
         {
             "citizen_id": citizen_id,
             "consultation_id": consultation_id,

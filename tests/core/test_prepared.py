@@ -1,0 +1,74 @@
+"""Statements run on the DBAPI cursor (core.prepared) store what the ORM stores."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from sqlalchemy import bindparam, func, insert, select, update
+
+from core.prepared import Prepared
+from models import Contact
+from tests import factories as f
+
+_CONTACT = Contact.__table__
+_ADD = Prepared(insert(_CONTACT), ["citizen_id", "channel", "direction", "kind", "ref_id", "at"])
+_MOVE = Prepared(
+    update(_CONTACT)
+    .where(_CONTACT.c.ref_id == bindparam("ref"), _CONTACT.c.kind == "reminder")
+    .values(at=bindparam("new_at")),
+    ["ref", "new_at"],
+)
+
+
+def test_rows_match_the_orms_rows_and_literal_binds_are_kept(session):
+    voter = f.citizen(session)
+    at = datetime(2026, 3, 2, 9, 0, 0, 123456, tzinfo=UTC)
+    session.add(
+        Contact(
+            citizen_id=voter, channel="web", direction="inbound", kind="ballot", ref_id=1, at=at
+        )
+    )
+    session.flush()
+    conn = session.connection()
+    # the same instant given in another time zone is stored as the same UTC value
+    _ADD.execute(
+        conn,
+        {
+            "citizen_id": voter,
+            "channel": "web",
+            "direction": "inbound",
+            "kind": "ballot",
+            "ref_id": 2,
+            "at": at.astimezone(timezone(timedelta(hours=3, minutes=30))),
+        },
+    )
+    _ADD.executemany(
+        conn,
+        [
+            {
+                "citizen_id": voter,
+                "channel": "sms",
+                "direction": "outbound",
+                "kind": k,
+                "ref_id": 3,
+                "at": at,
+            }
+            for k in ("reminder", "invitation")
+        ],
+    )
+    same = session.execute(
+        select(func.count()).select_from(Contact).where(Contact.at == at)
+    ).scalar_one()
+    assert same == 4
+    assert (
+        session.execute(
+            select(func.count(func.distinct(Contact.at))).where(Contact.citizen_id == voter)
+        ).scalar_one()
+        == 1
+    )
+    later = at + timedelta(days=1)
+    _MOVE.execute(conn, {"ref": 3, "new_at": later})
+    moved = session.execute(
+        select(Contact.kind, Contact.at).where(Contact.ref_id == 3).order_by(Contact.kind)
+    ).all()
+    assert moved == [("invitation", at), ("reminder", later)]
