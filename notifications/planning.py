@@ -295,7 +295,7 @@ def plan_invitations(
         actor: organizer or system.
         now: decision time, UTC (default :func:`core.clock.now`); quiet hours are judged at it.
         record_suppressed: also write rows for suppressed citizens (default True).
-        chunk_size: citizens per page (rows per INSERT).
+        chunk_size: citizens per page of the per-citizen routing (see the module docstring).
     Returns:
         a :class:`~notifications.schemas.PlanResult`.
     Raises:
@@ -342,6 +342,8 @@ def plan_reminders(
         consultation_id: an ``open`` consultation.
         round: 1, 2, … (at most the number of ``rounds_hours`` in its policy, if any).
         actor / now / record_suppressed / chunk_size: as for :func:`plan_invitations`.
+    Returns:
+        a :class:`~notifications.schemas.PlanResult` (``round`` = ``round``).
     Raises:
         ValidationError: bad round. NotFound / NotAllowed: as for :func:`plan_invitations`.
     """
@@ -386,8 +388,14 @@ def enqueue_results(
     The payload lists each proposal with ``title``, ``votes`` (ballots naming it), ``status``
     and the council's ``answer``; delivery writes ``result`` in the citizen's language.
 
+    Args:
+        consultation_id: a ``tallied``, ``reported`` or ``archived`` consultation.
+        actor / now / record_suppressed / chunk_size: as for :func:`plan_invitations`.
+    Returns:
+        a :class:`~notifications.schemas.PlanResult` (``considered`` = the participants).
     Raises:
-        NotAllowed: the consultation is not ``tallied`` or ``reported`` yet; wrong actor.
+        NotFound: no such consultation. NotAllowed: the consultation is not ``tallied``,
+        ``reported`` or ``archived`` yet; wrong actor.
     """
     actor.require_staff("organizer")
     c = get_consultation(session, ref=consultation_id)
@@ -443,7 +451,10 @@ def enqueue_survey_invitation(
         survey_id: the survey.
         closes_at: when answers stop being accepted, UTC (shown in the message).
         citizen_ids: who to invite; default: the participants of the survey's consultation
-            (a satisfaction pulse).
+            (a satisfaction pulse). Routed ``chunk_size`` ids per statement.
+        actor / now / record_suppressed / chunk_size: as for :func:`plan_invitations`.
+    Returns:
+        a :class:`~notifications.schemas.PlanResult` (``round`` = the survey id).
     Raises:
         NotFound: no such survey. ValidationError: a survey with no consultation and no
         ``citizen_ids``; a naive ``closes_at``.

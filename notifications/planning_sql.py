@@ -58,6 +58,9 @@ from datetime import datetime
 from typing import Any, Final, cast
 
 from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
     Select,
     String,
     Table,
@@ -65,6 +68,7 @@ from sqlalchemy import (
     case,
     false,
     func,
+    insert,
     literal,
     not_,
     or_,
@@ -101,6 +105,18 @@ _SUPPRESSED: Final = "suppressed:"
 _ALWAYS_KEPT: Final = ("pending", "deferred", "suppressed:holdout")
 _SUPPRESSED_KEPT: Final = ("suppressed:no_address", "suppressed:no_consent", "suppressed:capped")
 _SQLITE_SHA: Final = "civicflow_sha256_hex16"
+_DECIDED: Final = Table(
+    "civicflow_plan_decided",
+    MetaData(),
+    Column("id", Integer),
+    Column("outcome", String(32)),
+    Column("channel", String(8)),
+    Column("preferred", String(8)),
+    Column("locale", String(8)),
+    Column("quiet_until", UTCDateTime),
+    prefixes=["TEMPORARY"],
+)
+"""Step 2's decisions, one row per audience citizen, for the length of one call."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,24 +192,26 @@ def plan_in_sql(
     if fan_out.purpose is None:
         raise ValueError("a fan-out needs a consent purpose")
     values = _distinct_values(session, fan_out, audience)
-    counted = _decisions(session, fan_out, audience, values, dialect=dialect, full=False)
+    conn = session.connection()
+    _DECIDED.drop(conn, checkfirst=True)  # DDL is transactional: only a caught error leaves it
+    _DECIDED.create(conn)
+    decided = _decisions(session, fan_out, audience, values, dialect=dialect)
+    conn.execute(insert(_DECIDED).from_select([col.name for col in _DECIDED.c], decided))
+    d = _DECIDED.c
     counts: Counter[str] = Counter()
-    for outcome, n in session.execute(
-        select(counted.c.outcome, func.count()).group_by(counted.c.outcome)
-    ):
+    for outcome, n in conn.execute(select(d.outcome, func.count()).group_by(d.outcome)):
         counts[str(outcome)] = int(n)
     kept = list(_ALWAYS_KEPT) + (list(_SUPPRESSED_KEPT) if fan_out.record_suppressed else [])
     created = 0
     if any(counts[o] for o in kept):
-        decided = _decisions(session, fan_out, audience, values, dialect=dialect, full=True)
-        created = _insert(session, fan_out, decided, kept, dialect=dialect)
+        created = _insert(session, fan_out, kept, dialect=dialect)
     leftover: list[int] = []
     if counts[PYTHON]:
-        known = _known(values)
-        stmt = select(Citizen.id).where(case((known, 0), else_=1) == 1).order_by(Citizen.id)
-        if audience is not None:
-            stmt = stmt.where(audience)
-        leftover = [int(i) for i in session.execute(stmt).scalars()]
+        leftover = [
+            int(i)
+            for i in conn.execute(select(d.id).where(d.outcome == PYTHON).order_by(d.id)).scalars()
+        ]
+    _DECIDED.drop(conn)
     return SqlPlan(counts, created, leftover)
 
 
@@ -278,11 +296,10 @@ def _decisions(
     values: _Values,
     *,
     dialect: str,
-    full: bool,
-) -> Any:
-    """One row per audience citizen: ``id`` and ``outcome`` (a key of ``PlanResult.counts``
-    or :data:`PYTHON`), and with ``full`` also ``channel``, ``preferred``, ``locale`` and
-    ``quiet_until`` — :func:`route`'s decision, as a sub-query."""
+) -> Select[Any]:
+    """One row per audience citizen, the columns of :data:`_DECIDED`: ``id``, ``outcome`` (a
+    key of ``PlanResult.counts`` or :data:`PYTHON`), ``channel``, ``preferred``, ``locale``,
+    ``quiet_until`` — :func:`route`'s decision."""
     c, cid, policy = Citizen, fan_out.consultation_id, fan_out.policy
     ce, cs, b = aliased(Consent), aliased(Consent), aliased(Ballot)
 
@@ -340,21 +357,18 @@ def _decisions(
         (quiet, "deferred"),
         else_="pending",
     )
-    columns: list[Any] = [
-        c.id.label("id"),
-        case((_known(values), decided), else_=PYTHON).label("outcome"),
+    channel = case(
+        (preferred == "sms", case((ok_sms, "sms"), (ok_email, "email"), else_="sms")),
+        else_=case((ok_email, "email"), (ok_sms, "sms"), else_="email"),
+    )
+    columns = [
+        c.id,
+        case((_known(values), decided), else_=PYTHON),
+        channel,
+        preferred,
+        _locale(values),
+        until,
     ]
-    if full:
-        channel = case(
-            (preferred == "sms", case((ok_sms, "sms"), (ok_email, "email"), else_="sms")),
-            else_=case((ok_email, "email"), (ok_sms, "sms"), else_="email"),
-        )
-        columns += [
-            channel.label("channel"),
-            preferred.label("preferred"),
-            _locale(values).label("locale"),
-            until.label("quiet_until"),
-        ]
     stmt: Select[Any] = (
         select(*columns)
         .select_from(c)
@@ -370,20 +384,16 @@ def _decisions(
         stmt = stmt.outerjoin(b, and_(b.consultation_id == cid, b.citizen_id == c.id))
     if audience is not None:
         stmt = stmt.where(audience)
-    # OFFSET 0 keeps the sub-query a sub-query (SQLite: a co-routine; PostgreSQL: not pulled
-    # up), so each CASE above is evaluated once per citizen, not once per outer reference
-    return stmt.offset(0).subquery("decided")
+    return stmt
 
 
-def _insert(
-    session: Session, fan_out: FanOut, decided: Any, kept: Sequence[str], *, dialect: str
-) -> int:
+def _insert(session: Session, fan_out: FanOut, kept: Sequence[str], *, dialect: str) -> int:
     """Step 3: ``INSERT … SELECT`` the decided rows whose outcome is in ``kept``.
 
     Returns:
         rows written (a key already present is skipped by ``ON CONFLICT DO NOTHING``).
     """
-    d, now = decided.c, literal(fan_out.now, UTCDateTime)
+    d, now = _DECIDED.c, literal(fan_out.now, UTCDateTime)
     status = case(
         (d.outcome == "pending", "pending"),
         (d.outcome == "deferred", "deferred"),
