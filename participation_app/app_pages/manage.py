@@ -24,7 +24,7 @@ from participation.queries_consultations import (
     consultation_view,
 )
 from participation.tallying import tally
-from participation_app import results, state, ui
+from participation_app import i18n, results, state, ui
 from participation_app.ui import tr
 from reports.render import build_report
 
@@ -104,9 +104,11 @@ def _launch() -> None:
 
 
 def _show_run(progress: RunProgress) -> None:
-    st.progress(progress.fraction, text=tr(
-        "manage.run_state", state=progress.state_name, done=progress.steps_done,
-        total=progress.steps_total or "?"))
+    st.progress(progress.fraction)  # its label goes below: the RTL style mirrors the bar
+    known = f"run.{progress.state}" in i18n.MESSAGES["en"]
+    ui.meta(tr("manage.run_state", state=tr(f"run.{progress.state}") if known
+               else progress.state_name, done=ui.num(progress.steps_done),
+               total=ui.num(progress.steps_total) if progress.steps_total else "?"))
     where = tr("manage.run_remote" if progress.remote else "manage.run_local")
     st.caption(f"{where} · {progress.run_id}")
     if progress.final:

@@ -1,6 +1,6 @@
 """Journeys in a real browser, in English and in Persian: a citizen signs in with an emailed
 code, fills a budget basket, votes and comments (hostile text stays literal text); an
-organizer creates and opens a consultation; a council member answers a proposal."""
+organizer creates, launches and opens a consultation; a council member answers a proposal."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from participation_app import i18n
-from tests.browser.conftest import PASSWORD, World, screenshot
+from tests.browser.conftest import PASSWORD, World, screenshot, settle
 
 # A real browser against a real Streamlit server: a re-render can detach an element between
 # Playwright's lookup and its click on a loaded machine. Such a journey is run again (up
@@ -104,9 +104,11 @@ def test_citizen_signs_in_votes_in_a_budget_and_comments(page, world: World, lan
 
 
 @pytest.mark.parametrize("lang", ["en", "fa"])
-def test_organizer_creates_and_opens_a_consultation(page, world: World, lang):
+def test_organizer_creates_launches_and_opens_a_consultation(page, world: World, lang):
     _staff_sign_in(page, world, lang, "organizer")
     page.get_by_role("link", name=i18n.t(lang, "nav.new")).click()
+    expect(page.get_by_label(i18n.t(lang, "new.ctitle"), exact=True)).to_be_visible()
+    settle(page)  # typed text in a form is lost if the page is still being redrawn
     slug = f"cycle-paths-{lang}"
     title = "Cycle paths" if lang == "en" else "مسیرهای دوچرخه"
     page.get_by_label(i18n.t(lang, "new.ctitle"), exact=True).fill(title)
@@ -118,9 +120,12 @@ def test_organizer_creates_and_opens_a_consultation(page, world: World, lang):
     page.get_by_label(i18n.t(lang, "manage.ptitle"), exact=True).fill("Riverside path")
     page.get_by_role("button", name=i18n.t(lang, "manage.padd"), exact=True).click()
     expect(page.get_by_text(i18n.t(lang, "manage.padded"))).to_be_visible()
-    page.get_by_role("button", name=i18n.t(lang, "manage.publish")).click()
-    published = i18n.t(lang, "manage.moved", status=i18n.t(lang, "status.published"))
-    expect(page.get_by_text(published)).to_be_visible()
+    # Launch runs the launch-consultation flow (here in the app's process: no Prefect
+    # server), which publishes and sends the invitations; the page follows the run
+    page.get_by_role("button", name=i18n.t(lang, "manage.launch")).click()
+    expect(page.get_by_text(i18n.t(lang, "manage.run_done"))).to_be_visible(timeout=120_000)
+    expect(page.locator(".cf-badge-published",
+                        has_text=i18n.t(lang, "status.published"))).to_be_visible()
     page.get_by_role("button", name=i18n.t(lang, "manage.open")).click()
     opened = i18n.t(lang, "manage.moved", status=i18n.t(lang, "status.open"))
     expect(page.get_by_text(opened)).to_be_visible()
