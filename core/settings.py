@@ -77,10 +77,15 @@ class PrefectSettings(BaseModel):
     Attributes:
         api_url: a running Prefect server's API URL; empty = embedded temporary server.
         home: ``PREFECT_HOME`` for embedded runs (kept apart from the app database).
+        email_rate_limit / sms_rate_limit: names of Prefect global concurrency limits that
+            delivery takes a slot of before each email provider request / each SMS (shared
+            by every worker; ``docs/scale-out.md``); None = not throttled.
     """
 
     api_url: str | None = None
     home: Path = Path("var/prefect")
+    email_rate_limit: str | None = None
+    sms_rate_limit: str | None = None
 
 
 class AppSettings(BaseModel):

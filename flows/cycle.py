@@ -23,7 +23,9 @@ from sqlalchemy import select
 import flows  # noqa: F401  (Prefect defaults before Prefect is imported)
 from core import clock
 from core.db import get_engine, session_scope
+from core.settings import get_settings
 from flows.lifecycle import FLOW_ACTOR, advance_consultations, move_task
+from flows.throttle import throttled
 from models import Consultation, OutboxMessage
 from notifications.delivery import deliver_pending, make_senders
 from notifications.planning import (
@@ -56,7 +58,9 @@ def plan_reminders_task(consultation_id: int, round_no: int) -> dict[str, int]:
 @task(name="deliver-batch", retries=3, retry_delay_seconds=[2, 5, 15])
 def deliver_task() -> dict[str, Any]:
     """Send every due outbox message (claims rows first, so a retry never re-sends)."""
-    email, sms = make_senders()
+    limits = get_settings().prefect
+    email, sms = throttled(*make_senders(), email_limit=limits.email_rate_limit,
+                           sms_limit=limits.sms_rate_limit)
     report = deliver_pending(get_engine(), email_sender=email, sms_sender=sms)
     return {"claimed": report.claimed, "counts": {k: dict(v) for k, v in report.counts.items()},
             "reasons": dict(report.reasons)}
