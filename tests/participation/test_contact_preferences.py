@@ -97,7 +97,8 @@ def test_a_channel_without_an_address_is_refused(session):
 
 @pytest.mark.parametrize(
     ("channel", "locale", "field"),
-    [("fax", "en", "preferred_channel"), ("email", "de", "locale"), ("", "fa", "preferred_channel")],
+    [("fax", "en", "preferred_channel"), ("email", "de", "locale"),
+     ("", "fa", "preferred_channel")],
 )
 def test_bad_values_name_their_field(session, channel, locale, field):
     cid = _reachable_both_ways(session)
