@@ -1,12 +1,12 @@
 """The outbox: plan reminders for every eligible citizen, deliver messages with the file
 backends; each against the floor of writing the same rows or files without the logic.
 
-* ``plan_reminders``: :func:`notifications.outbox.plan_reminders` round 1 of the open
-  consultation (SQL facts per page of citizens, routing in Python, multi-row
-  ``INSERT … ON CONFLICT DO NOTHING``; ``voted_share`` of the citizens already voted and get
-  nothing) vs one ``INSERT … SELECT`` writing the same rows (same keys, channels, payload)
-  with no routing. Both commit. The rows written by the two sides must match (count, citizens,
-  channels, statuses).
+* ``plan_reminders``: :func:`notifications.planning.plan_reminders` round 1 of the open
+  consultation (routing in SQL: decisions into a temporary table, counts, one
+  ``INSERT … SELECT … ON CONFLICT DO NOTHING``; ``voted_share`` of the citizens already voted
+  and get nothing) vs one ``INSERT … SELECT`` writing the same rows (same keys, channels,
+  payload) with no routing. Both commit. The rows written by the two sides must match
+  (count, citizens, channels, statuses).
 * ``deliver``: :func:`notifications.delivery.deliver_pending` with the ``file`` backends
   built by :func:`notifications.delivery.make_senders` (claim, re-check, render 4 templates,
   write .eml / .sms.json, record, ledger entry) vs writing the very bytes of those files to a
@@ -241,7 +241,7 @@ class DeliverTrial(Trial):
 
 PLAN = Case(
     name="plan_reminders",
-    what="notifications.outbox.plan_reminders round 1 for every citizen "
+    what="notifications.planning.plan_reminders round 1 for every citizen "
     "(30 % already voted; commit included)",
     against="one INSERT … SELECT of the same outbox rows",
     target=Target("≤ 2× the raw INSERT … SELECT", max_ratio=2.0),
