@@ -93,6 +93,9 @@ class AppSettings(BaseModel):
 
     Attributes:
         base_url: public URL of the app, used in links inside messages.
+        hooks_base_url: public URL of the webhook server (``civicflow hooks``) as providers
+            call it; Twilio signs the exact URL it requests, so behind a proxy this is the
+            proxy's address, not the internal one.
         secret_key: HMAC key for unsubscribe links and sign-in codes.
         outbox_dir: folder the ``file`` backends write messages into.
         report_dir: folder governance reports are written into.
@@ -101,6 +104,7 @@ class AppSettings(BaseModel):
     """
 
     base_url: str = "http://localhost:8501"
+    hooks_base_url: str = "http://localhost:8502"
     secret_key: SecretStr = SecretStr("change-me-in-production")
     outbox_dir: Path = Path("var/outbox")
     report_dir: Path = Path("var/reports")

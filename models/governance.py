@@ -204,3 +204,22 @@ class StaffSigninThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     first_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ProviderEvent(Base):
+    """A provider webhook event already applied, so a delivery the provider retries is
+    applied once.
+
+    ``provider`` is ``sendgrid`` (``event_id`` = the event's ``sg_event_id``),
+    ``twilio_status`` (``MessageSid:MessageStatus``) or ``twilio_inbound`` (``MessageSid``).
+    The row is written in the same transaction as the event's effects: a request that fails
+    leaves no row, and the provider's retry applies it.
+    """
+
+    __tablename__ = "provider_event"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (UniqueConstraint("provider", "event_id"),)

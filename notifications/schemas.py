@@ -16,10 +16,12 @@ __all__ = [
     "LEDGER_KIND",
     "SKIP_PARTICIPANTS",
     "DeliveryReport",
+    "EmailEventsReport",
     "EnqueueResult",
     "OutboxRow",
     "PlanResult",
     "SmsReply",
+    "SmsStatusOutcome",
     "StuckPolicy",
     "UnsubscribeOutcome",
 ]
@@ -178,3 +180,40 @@ class UnsubscribeOutcome:
     channel: str
     purposes: tuple[str, ...]
     suppressed: int
+
+
+@dataclass(frozen=True, slots=True)
+class EmailEventsReport:
+    """What one batch of SendGrid events did.
+
+    Attributes:
+        received: events in the batch.
+        applied: events that changed something (a message failed, consent withdrawn).
+        duplicates: events whose ``sg_event_id`` was applied before (provider retries).
+        ignored: events with nothing to do (``delivered``, ``open`` …, or naming no message
+            and no citizen of ours).
+        failed_messages: outbox rows marked ``failed`` by a bounce or a drop.
+        opted_out: citizens whose email consent was withdrawn.
+    """
+
+    received: int
+    applied: int
+    duplicates: int
+    ignored: int
+    failed_messages: int
+    opted_out: int
+
+
+@dataclass(frozen=True, slots=True)
+class SmsStatusOutcome:
+    """What one Twilio status callback did.
+
+    Attributes:
+        kind: ``failed`` (the message is now ``failed``), ``opted_out`` (error 21610: SMS
+            consent withdrawn), ``duplicate`` (this sid and status were applied before) or
+            ``ignored`` (a status that changes nothing, or no message of ours).
+        outbox_id: the outbox row the callback is about, when found.
+    """
+
+    kind: Literal["failed", "opted_out", "duplicate", "ignored"]
+    outbox_id: int | None = None
