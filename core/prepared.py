@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.expression import Executable
 
 
@@ -85,16 +86,45 @@ class Prepared:
             values: one value per name in ``keys``.
         Returns:
             the DBAPI cursor (``fetchone()``/``fetchall()`` give plain tuples).
+        Raises:
+            sqlalchemy.exc.DBAPIError: its subclass for the driver's error, as
+                ``Connection.execute`` raises it (e.g. ``IntegrityError``).
         """
         c = self._compiled(conn.dialect)
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        cursor.execute(c.sql, self._params(c, values))
+        params = self._params(c, values)
+        try:
+            cursor.execute(c.sql, params)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise _wrapped(conn, c.sql, params, exc, many=False) from exc
         return cursor
 
     def executemany(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run once per mapping in ``rows`` (one DBAPI ``executemany``) in ``conn``'s
-        transaction."""
+        transaction.
+
+        Raises:
+            sqlalchemy.exc.DBAPIError: as :meth:`execute`.
+        """
         c = self._compiled(conn.dialect)
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        cursor.executemany(c.sql, [self._params(c, r) for r in rows])
-        cursor.close()
+        params = [self._params(c, r) for r in rows]
+        try:
+            cursor.executemany(c.sql, params)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise _wrapped(conn, c.sql, params, exc, many=True) from exc
+        finally:
+            cursor.close()
+
+
+def _wrapped(conn: Connection, sql: str, params: Any, exc: Exception, *, many: bool) -> Exception:
+    """The DBAPI error as SQLAlchemy raises it from ``Connection.execute`` (``IntegrityError``,
+    ``OperationalError``, …), so callers catch one family of exceptions whatever the path."""
+    return DBAPIError.instance(
+        sql,
+        params,
+        exc,
+        conn.dialect.loaded_dbapi.Error,
+        dialect=conn.dialect,
+        ismulti=many,
+    )

@@ -39,6 +39,11 @@ _PROPOSAL = cast(Table, Proposal.__table__)
 _CONTACT = cast(Table, Contact.__table__)
 
 _CONTEXTS: dict[int, Any] = {}
+_MAX_JOINED = 32
+"""Longest ballot whose proposals are looked up in the context ``SELECT`` (one cached
+statement per length); longer ballots, or ones naming no proposal id at all, read all open
+proposals of the consultation in a second query (no statement per length, no bound on
+parameters: SQLite allows 32,766 per statement)."""
 
 
 def _context(n: int) -> Any:
@@ -208,6 +213,8 @@ def cast_ballot(
     # (BEGIN IMMEDIATE) until the commit
     keys = {"consultation_id": consultation_id, "citizen_id": citizen_id}
     ids = [p for p in choices if isinstance(p, int)]  # others are unknown proposals
+    if len(ids) > _MAX_JOINED:  # read every open proposal instead (second query below)
+        ids = []
     asked = dict(keys, **{f"p{k}": p for k, p in enumerate(ids)})
     code = new_receipt_code()
     now = clock.now()
@@ -231,7 +238,10 @@ def cast_ballot(
     if why:
         raise NotAllowed(f"citizen is not eligible: {why}", field="citizen_id")
     # the costs of the chosen open proposals are all validate_ballot reads of ``costs``
-    costs = {r[9]: r[10] for r in rows if r[9] is not None}
+    if ids or not choices:
+        costs = {r[9]: r[10] for r in rows if r[9] is not None}
+    else:
+        costs = {r[0]: r[1] for r in conn.execute(_OPEN_PROPOSALS, keys)}
     validate_ballot(BallotRules.from_params(method, params or {}), choices, costs)
     chosen = sorted(choices.items())
 

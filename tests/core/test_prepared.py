@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from core.prepared import Prepared
 from models import Contact
@@ -72,3 +74,26 @@ def test_rows_match_the_orms_rows_and_literal_binds_are_kept(session):
         select(Contact.kind, Contact.at).where(Contact.ref_id == 3).order_by(Contact.kind)
     ).all()
     assert moved == [("invitation", at), ("reminder", later)]
+
+
+def test_a_broken_constraint_raises_sqlalchemys_integrity_error(session):
+    voter = f.citizen(session)
+    row = {
+        "citizen_id": voter,
+        "channel": "pigeon",
+        "direction": "inbound",
+        "kind": "ballot",
+        "ref_id": 1,
+        "at": datetime(2026, 3, 2, tzinfo=UTC),
+    }
+    # the connection is asked for inside the savepoint, as services do: the ORM emits
+    # SAVEPOINT when the nested transaction first asks for its connection
+    with pytest.raises(IntegrityError), session.begin_nested():
+        _ADD.execute(session.connection(), row)
+    with pytest.raises(IntegrityError), session.begin_nested():
+        _ADD.executemany(
+            session.connection(),
+            [dict(row, channel="web"), dict(row, citizen_id=voter + 999)],
+        )
+    kept = select(func.count()).select_from(Contact).where(Contact.kind == "ballot")
+    assert session.execute(kept).scalar_one() == 0

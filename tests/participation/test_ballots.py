@@ -373,3 +373,38 @@ def test_ballot_loaded_before_a_replacement_shows_the_new_revision(session):
         "sms",
     )
     assert loaded.cast_at == clock.now()
+
+
+def test_long_ranked_ballot_is_checked_against_every_open_proposal(session):
+    from participation.consultations import withdraw_proposal
+
+    cons, pids = f.consultation(
+        session, method="ranked", proposals=[{"title": f"P{k}"} for k in range(40)]
+    )
+    _other, other_pids = f.consultation(session)
+    withdraw_proposal(session, proposal_id=pids[-1], reason="merged", actor=f.ORGANIZER)
+    voter = f.citizen(session)
+    ranking = {p: rank for rank, p in enumerate(pids[:39], start=1)}
+    for bad, why in (
+        ({**ranking, pids[-1]: 40}, "not open proposals"),  # withdrawn
+        ({**ranking, other_pids[0]: 40}, "not open proposals"),  # another consultation
+        ({**ranking, pids[0]: 40}, "ranks must be"),
+    ):
+        with pytest.raises(ValidationError, match=why):
+            cast_ballot(
+                session,
+                consultation_id=cons,
+                citizen_id=voter,
+                choices=bad,
+                channel="web",
+                actor=_me(voter),
+            )
+    cast_ballot(
+        session,
+        consultation_id=cons,
+        citizen_id=voter,
+        choices=ranking,
+        channel="web",
+        actor=_me(voter),
+    )
+    assert ballot_of(session, consultation_id=cons, citizen_id=voter) == ranking
