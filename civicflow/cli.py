@@ -687,12 +687,36 @@ def up_cmd(
     app_port: Annotated[int, typer.Option(help="Port of the participation app.")] = 8501,
     address: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     no_app: Annotated[bool, typer.Option("--no-app", help="Do not start the app.")] = False,
+    hooks_port: Annotated[int, typer.Option(help="Port of the webhook server.")] = 8502,
+    no_hooks: Annotated[
+        bool, typer.Option("--no-hooks", help="Do not start the webhook server.")
+    ] = False,
 ) -> None:
-    """Run everything on this machine: a Prefect server, the scheduled flows and the app."""
+    """Run everything on this machine: a Prefect server, the scheduled flows, the app and
+    the webhook server."""
     from civicflow.up import run_up
 
     raise typer.Exit(run_up(host=address, prefect_port=prefect_port, app_port=app_port,
-                            app=not no_app, echo=typer.echo))
+                            hooks_port=hooks_port, app=not no_app, hooks=not no_hooks,
+                            echo=typer.echo))
+
+
+@app.command("hooks")
+def hooks_cmd(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8502,
+) -> None:
+    """Run the webhook server: one-click unsubscribe, SendGrid events, Twilio callbacks.
+
+    Providers must reach it at ``app.hooks_base_url`` (put it behind an HTTPS reverse
+    proxy); see docs/architecture.md.
+    """
+    import uvicorn
+
+    from notifications.http import create_app
+
+    # uvicorn stops cleanly on SIGINT/SIGTERM, which is what `civicflow up` sends
+    uvicorn.run(create_app(), host=host, port=port, log_level="info", access_log=True)
 
 
 @app.command("bench")

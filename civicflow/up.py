@@ -8,13 +8,15 @@ starts, as child processes of itself:
 2. once the server answers its health check, a process serving the scheduled deployments
    (``python -m flows.deployments``, see :mod:`flows.deployments`) with ``PREFECT_API_URL``
    pointing at that server;
-3. the participation app (``streamlit run participation_app/app.py``), if it is installed.
+3. the participation app (``streamlit run participation_app/app.py``), if it is installed;
+4. the webhook server (``civicflow hooks``, :mod:`notifications.http`) that receives one-click
+   unsubscribe POSTs, SendGrid events and Twilio callbacks (``/health`` answers 200).
 
 CivicFlow's own database is migrated first (``civicflow db upgrade``). Each child runs in
 its own process group and writes its output to ``var/log/<name>.log``. Ctrl-C (SIGINT) or
-SIGTERM stops them all, the app first and the server last: each group gets SIGINT, then
-SIGTERM, then SIGKILL after ``stop_timeout`` seconds. If a child dies on its own, the others
-are stopped too and ``up`` exits with status 1.
+SIGTERM stops them all in reverse start order (webhook server first, the Prefect server
+last): each group gets SIGINT, then SIGTERM, then SIGKILL after ``stop_timeout`` seconds.
+If a child dies on its own, the others are stopped too and ``up`` exits with status 1.
 
 If ``up`` itself is killed (SIGKILL, a crash, a closed terminal), its children are told by
 the kernel (``PR_SET_PDEATHSIG``: SIGTERM when their parent dies), and the process groups it
@@ -270,14 +272,19 @@ def prefect_env(base: Mapping[str, str], *, home: Path) -> dict[str, str]:
 
 
 def run_up(*, host: str = "127.0.0.1", prefect_port: int = 4200, app_port: int = 8501,
-           app: bool = True, startup_timeout: float = 120.0, stop_timeout: float = 15.0,
+           hooks_port: int = 8502, app: bool = True, hooks: bool = True,
+           startup_timeout: float = 120.0, stop_timeout: float = 15.0,
            echo: Callable[[str], None] = print) -> int:
-    """Start the Prefect server, the scheduled deployments and the app; wait for a signal.
+    """Start the Prefect server, the scheduled deployments, the app and the webhook server;
+    wait for a signal.
 
     Args:
-        host: address the server and the app listen on (loopback by default).
-        prefect_port / app_port: their ports.
+        host: address the server, the app and the webhook server listen on (loopback by
+            default).
+        prefect_port / app_port / hooks_port: their TCP ports.
         app: also start the participation app (when ``participation_app/app.py`` exists).
+        hooks: also start the webhook server (``civicflow hooks``); providers reach it at
+            ``app.hooks_base_url``, which a reverse proxy maps to ``host:hooks_port``.
         startup_timeout: seconds to wait for the Prefect server's health check.
         stop_timeout: seconds each child gets to stop before it is killed.
         echo: where to print progress.
@@ -295,8 +302,10 @@ def run_up(*, host: str = "127.0.0.1", prefect_port: int = 4200, app_port: int =
     except RuntimeError as exc:
         echo(f"error: {exc}")
         return 1
-    for port, what in ((prefect_port, "Prefect server"), (app_port, "app")):
-        if (what == "Prefect server" or app) and not port_free(host, port):
+    wanted = {"Prefect server": True, "app": app, "webhook server": hooks}
+    for port, what in ((prefect_port, "Prefect server"), (app_port, "app"),
+                       (hooks_port, "webhook server")):
+        if wanted[what] and not port_free(host, port):
             echo(f"error: port {port} for the {what} is already in use")
             return 1
     home.mkdir(parents=True, exist_ok=True)
@@ -337,6 +346,12 @@ def run_up(*, host: str = "127.0.0.1", prefect_port: int = 4200, app_port: int =
                 "--client.toolbarMode", "viewer"], client_env, log_dir)  # fmt: skip
             echo(f"participation app starting (pid {web.pid}, log {web.log})")
             echo(f"app:        http://{host}:{app_port}")
+        if hooks:
+            hook = stack.start("hooks", [
+                sys.executable, "-m", "civicflow", "hooks", "--host", host,
+                "--port", str(hooks_port)], client_env, log_dir)  # fmt: skip
+            echo(f"webhook server starting (pid {hook.pid}, log {hook.log})")
+            echo(f"webhooks:   http://{host}:{hooks_port}   (health /health)")
         echo(f"Prefect UI: http://{host}:{prefect_port}   (API {api_url})")
         echo("press Ctrl-C to stop")
         while True:

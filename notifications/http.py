@@ -71,11 +71,8 @@ def _text(status: int, message: str) -> PlainTextResponse:
 
 def _refusal(exc: ValidationError | NotFound) -> PlainTextResponse:
     field = exc.field or "body"
-    if isinstance(exc, NotFound):
-        return _text(404, f"{field}: {exc}")
-    if field == "signature":
-        return _text(403, f"signature: {exc}")
-    return _text(400, f"{field}: {exc}")
+    status = 404 if isinstance(exc, NotFound) else 403 if field == "signature" else 400
+    return _text(status, f"{field}: {exc.message}")
 
 
 async def _body(request: Request) -> bytes | None:

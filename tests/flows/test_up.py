@@ -1,5 +1,5 @@
-"""``civicflow up``: a real Prefect server whose schedules fire, the served deployments and
-the app as child processes, all gone after Ctrl-C (SIGINT)."""
+"""``civicflow up``: a real Prefect server whose schedules fire, the served deployments, the
+app and the webhook server as child processes, all gone after Ctrl-C (SIGINT)."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def test_up_serves_scheduled_flows_and_stops_everything_on_ctrl_c(fresh_db, tmp_
     with session_scope(engine) as s:  # published, its voting window long past
         due, _ = factories.consultation(s, status="published")
     clock.set_clock(None)
-    prefect_port, app_port = _free_port(), _free_port()
+    prefect_port, app_port, hooks_port = _free_port(), _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update({
         "CIVICFLOW_DB__URL": engine.url.render_as_string(hide_password=False),
@@ -77,7 +77,7 @@ def test_up_serves_scheduled_flows_and_stops_everything_on_ctrl_c(fresh_db, tmp_
     with out.open("wb") as log:
         up = subprocess.Popen(
             [sys.executable, "-m", "civicflow", "up", "--prefect-port", str(prefect_port),
-             "--app-port", str(app_port)], cwd=tmp_path, env=env, stdout=log,
+             "--app-port", str(app_port), "--hooks-port", str(hooks_port)], cwd=tmp_path, env=env, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True)
     pids: list[int] = []
     try:
@@ -86,10 +86,11 @@ def test_up_serves_scheduled_flows_and_stops_everything_on_ctrl_c(fresh_db, tmp_
         assert ready, text
         assert up.poll() is None, text
         pids = [int(p) for p in re.findall(r"pid (\d+)", text)]
-        assert len(pids) == 3, text  # server, served deployments, app
+        assert len(pids) == 4, text  # server, served deployments, app, webhook server
         api_url = f"http://127.0.0.1:{prefect_port}/api"
         assert f"http://127.0.0.1:{prefect_port}" in text
         assert f"http://127.0.0.1:{app_port}" in text
+        assert f"http://127.0.0.1:{hooks_port}" in text
         assert (tmp_path / "var" / "prefect" / "prefect.db").is_file()
 
         # the server's scheduler creates the runs of the cron schedule (never on the
@@ -115,12 +116,15 @@ def test_up_serves_scheduled_flows_and_stops_everything_on_ctrl_c(fresh_db, tmp_
         _launch_from_the_page(engine, api_url, monkeypatch)
         health = _wait_for(lambda: _ok(f"http://127.0.0.1:{app_port}/_stcore/health"), 60)
         assert health, (tmp_path / "var" / "log" / "app.log").read_text()[-3000:]
+        hooks_health = _wait_for(lambda: _ok(f"http://127.0.0.1:{hooks_port}/health"), 60)
+        assert hooks_health, (tmp_path / "var" / "log" / "hooks.log").read_text()[-3000:]
 
         os.kill(up.pid, signal.SIGINT)  # what Ctrl-C in its terminal sends
         assert up.wait(timeout=90) == 0, out.read_text()
         assert "stopped" in out.read_text()
         assert not [p for p in pids if group_alive(p)]
         assert port_free("127.0.0.1", prefect_port)
+        assert port_free("127.0.0.1", hooks_port)
     finally:
         if up.poll() is None:
             stop_group(up, timeout=20)

@@ -54,12 +54,12 @@ WINDOW = timedelta(seconds=110)  # opening → closing
 REMINDER_AFTER = timedelta(seconds=50)  # the one reminder round, after opening
 
 
-def _up(tmp: Path, env: dict[str, str], ports: tuple[int, int], log: str
+def _up(tmp: Path, env: dict[str, str], ports: tuple[int, int, int], log: str
         ) -> subprocess.Popen[bytes]:
     with (tmp / log).open("wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "civicflow", "up", "--prefect-port", str(ports[0]),
-             "--app-port", str(ports[1])], cwd=tmp, env=env, stdout=out,
+             "--app-port", str(ports[1]), "--hooks-port", str(ports[2])], cwd=tmp, env=env, stdout=out,
             stderr=subprocess.STDOUT)
 
 
@@ -134,7 +134,7 @@ def test_killing_up_mid_cycle_and_starting_it_again_finishes_the_cycle(
     path = realdata / "pabulib-outcomes" / FILE
     pb = parse_pb(path)
     published = sorted(p.project_id for p in pb.projects if (p.selected or 0) >= 1)
-    ports = (_free_port(), _free_port())
+    ports = (_free_port(), _free_port(), _free_port())
     api_url = f"http://127.0.0.1:{ports[0]}/api"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update({
@@ -179,7 +179,7 @@ def test_killing_up_mid_cycle_and_starting_it_again_finishes_the_cycle(
         assert _wait_for(mid_cycle, 90, every=1), (_status(engine, cid), voters.cast)
         run_file = tmp_path / "var" / "run" / "up.json"
         groups = [c["pgid"] for c in json.loads(run_file.read_text())["children"]]
-        assert len(groups) == 3  # server, served deployments, app
+        assert len(groups) == 4  # server, served deployments, app, webhook server
         first.kill()  # SIGKILL to `up` alone
         first.wait(timeout=10)
         cast_at_kill = voters.cast

@@ -125,7 +125,7 @@ def test_forged_token_is_refused_with_400_naming_the_field_and_nothing_changes(d
     for token in (forged, "v1.AAAA.email.invitations.BBBB"):
         reply = client.post(f"/unsubscribe?{urlencode({'token': token})}", data=ONE_CLICK)
         assert reply.status_code == 400
-        assert reply.text.startswith("token:")
+        assert reply.text == "token: this unsubscribe link is not valid\n"
     assert client.post("/unsubscribe", data=ONE_CLICK).status_code == 400
 
     assert (
