@@ -27,6 +27,8 @@ harmless. Twilio signs the URL it was configured with, so the URL is rebuilt fro
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from email import policy as email_policy
+from email.parser import BytesParser
 from typing import Any, Final, TypeVar
 from urllib.parse import parse_qsl
 
@@ -90,6 +92,31 @@ async def _body(request: Request) -> bytes | None:
     return b"".join(chunks)
 
 
+def _multipart(content_type: str, body: bytes) -> dict[str, str]:
+    """The text fields of a ``multipart/form-data`` body (RFC 7578); files are skipped."""
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
+    message = BytesParser(policy=email_policy.HTTP).parsebytes(head + body)
+    fields: dict[str, str] = {}
+    if not message.is_multipart():
+        return fields
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if isinstance(name, str) and part.get_filename() is None:
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                fields.setdefault(name, payload.decode("utf-8", "replace"))
+    return fields
+
+
+def _one_click_fields(request: Request, body: bytes) -> dict[str, str]:
+    """The fields of a one-click POST: RFC 8058 §3.1 says the body SHOULD be
+    ``multipart/form-data`` and MAY be ``application/x-www-form-urlencoded``."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.lower().startswith("multipart/form-data"):
+        return _multipart(content_type, body)
+    return _form(body)
+
+
 def _form(body: bytes) -> dict[str, str]:
     """``application/x-www-form-urlencoded`` fields (first value of each; Twilio sends one)."""
     fields: dict[str, str] = {}
@@ -149,7 +176,7 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
         body = await _body(request)
         if body is None:
             return _text(413, "body: too large")
-        if _form(body).get(ONE_CLICK[0]) != ONE_CLICK[1]:
+        if _one_click_fields(request, body).get(ONE_CLICK[0]) != ONE_CLICK[1]:
             return _text(400, "List-Unsubscribe: the body must be List-Unsubscribe=One-Click")
         secret = conf().app.secret_key.get_secret_value()
 

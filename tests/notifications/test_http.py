@@ -134,6 +134,28 @@ def test_forged_token_is_refused_with_400_naming_the_field_and_nothing_changes(d
     assert audit_count(db) == audits
 
 
+def test_one_click_post_as_multipart_form_data_is_accepted(db, client):
+    with session_scope(db) as s:
+        cid = person(s, [("email", "reminders"), ("email", "results")])
+    token = token_for(db, cid, "email", "reminders")
+    # RFC 8058 §3.1: the body SHOULD be multipart/form-data (RFC 7578)
+    body = (
+        b"--b0undary\r\n"
+        b'Content-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n'
+        b"One-Click\r\n"
+        b"--b0undary--\r\n"
+    )
+
+    reply = client.post(
+        f"/unsubscribe?{urlencode({'token': token})}",
+        content=body,
+        headers={"Content-Type": "multipart/form-data; boundary=b0undary"},
+    )
+
+    assert reply.status_code == 200
+    assert consents(db, cid) == {("email", "reminders"): False, ("email", "results"): True}
+
+
 def test_post_without_the_one_click_body_changes_nothing(db, client):
     with session_scope(db) as s:
         cid = person(s, [("email", "invitations")])
@@ -402,3 +424,15 @@ def test_twilio_failed_status_fails_the_message_once(db, client):
                 ProviderEvent.provider == "twilio_status", ProviderEvent.event_id.like(f"{sid}:%")
             )
         ).scalars().all() == [f"{sid}:undelivered"]
+
+
+def test_provider_endpoints_answer_503_naming_the_missing_setting(db):
+    app = create_app(settings=Settings(app=AppSettings(hooks_base_url=HOOKS)), engine=db)
+    with TestClient(app) as c:
+        sendgrid = c.post("/webhooks/sendgrid", content=b"[]")
+        twilio = c.post("/webhooks/twilio/inbound", content=b"Body=STOP", headers=FORM)
+    assert (sendgrid.status_code, sendgrid.text) == (
+        503,
+        "email.sendgrid_webhook_public_key is not set\n",
+    )
+    assert (twilio.status_code, twilio.text) == (503, "sms.twilio_auth_token is not set\n")
