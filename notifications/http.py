@@ -94,7 +94,7 @@ async def _body(request: Request) -> bytes | None:
 
 def _multipart(content_type: str, body: bytes) -> dict[str, str]:
     """The text fields of a ``multipart/form-data`` body (RFC 7578); files are skipped."""
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace")
     message = BytesParser(policy=email_policy.HTTP).parsebytes(head + body)
     fields: dict[str, str] = {}
     if not message.is_multipart():
@@ -129,8 +129,8 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
     """Build the webhook server's ASGI app.
 
     Args:
-        settings: default :func:`core.settings.get_settings` (read at each request, so a
-            test may change them); used: ``app.secret_key``, ``app.base_url``,
+        settings: default :func:`core.settings.get_settings`, looked up at each request;
+            used: ``app.secret_key``, ``app.base_url``,
             ``app.hooks_base_url``, ``email.sendgrid_webhook_public_key``,
             ``sms.twilio_auth_token``.
         engine: the database (default :func:`core.db.get_engine` for ``db.url``).
