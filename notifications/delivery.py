@@ -496,9 +496,10 @@ def _context(
         purpose=msg.purpose or "all",
         secret=secret,
     )
-    url = unsubscribe_url(f"{st.app.base_url.rstrip('/')}/unsubscribe", token)
-    ctx["unsubscribe_url"] = url
-    return ctx, url
+    # the link in the text goes to the app's page; the List-Unsubscribe header goes to the
+    # webhook server, which takes RFC 8058 one-click POSTs and sends a GET on to that page
+    ctx["unsubscribe_url"] = unsubscribe_url(f"{st.app.base_url.rstrip('/')}/unsubscribe", token)
+    return ctx, unsubscribe_url(f"{st.app.hooks_base_url.rstrip('/')}/unsubscribe", token)
 
 
 def _prepare(

@@ -77,8 +77,8 @@ def test_up_serves_scheduled_flows_and_stops_everything_on_ctrl_c(fresh_db, tmp_
     with out.open("wb") as log:
         up = subprocess.Popen(
             [sys.executable, "-m", "civicflow", "up", "--prefect-port", str(prefect_port),
-             "--app-port", str(app_port), "--hooks-port", str(hooks_port)], cwd=tmp_path, env=env, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True)
+             "--app-port", str(app_port), "--hooks-port", str(hooks_port)], cwd=tmp_path,
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     pids: list[int] = []
     try:
         ready = _wait_for(lambda: up.poll() is not None or "Ctrl-C" in out.read_text(), 180)

@@ -59,8 +59,8 @@ def _up(tmp: Path, env: dict[str, str], ports: tuple[int, int, int], log: str
     with (tmp / log).open("wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "civicflow", "up", "--prefect-port", str(ports[0]),
-             "--app-port", str(ports[1]), "--hooks-port", str(ports[2])], cwd=tmp, env=env, stdout=out,
-            stderr=subprocess.STDOUT)
+             "--app-port", str(ports[1]), "--hooks-port", str(ports[2])], cwd=tmp, env=env,
+            stdout=out, stderr=subprocess.STDOUT)
 
 
 def _ready(proc: subprocess.Popen[bytes], log: Path) -> None:

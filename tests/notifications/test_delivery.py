@@ -256,7 +256,9 @@ def test_persian_citizens_get_persian_messages_from_the_file_backend(session, fa
     assert 'dir="rtl"' in html
     assert "مریم" in text
     assert "۱۶" in text  # closes 16 March, in Persian digits
-    assert str(mail["List-Unsubscribe"]).startswith("<http://localhost:8501/unsubscribe?token=")
+    # one-click goes to the webhook server (RFC 8058 POST); the footer link to the app's page
+    assert str(mail["List-Unsubscribe"]).startswith("<http://localhost:8502/unsubscribe?token=")
+    assert "http://localhost:8501/unsubscribe?token=" in text
     record = json.loads(sms_file.read_text(encoding="utf-8"))
     assert record["encoding"] == "UCS-2"
     assert 1 <= record["segments"] <= 3
