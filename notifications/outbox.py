@@ -339,10 +339,6 @@ def _check(kind: str, template: str, purpose: str | None) -> None:
         raise ValidationError(f"{purpose!r} is not one of {PURPOSES}", field="purpose")
 
 
-def _outcome(decision: Decision) -> str:
-    return decision.status if decision.status != "suppressed" else f"suppressed:{decision.reason}"
-
-
 def enqueue(
     session: Session,
     *,

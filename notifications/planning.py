@@ -35,14 +35,13 @@ from models import Ballot, Citizen, Consultation, Proposal, Survey
 from notifications.outbox import (
     _citizens_select,
     _facts,
-    _outcome,
     _page_facts,
     _row,
     _write,
     policy_for,
 )
 from notifications.planning_sql import DIALECTS, PYTHON, FanOut, plan_in_sql
-from notifications.routing import route
+from notifications.routing import Decision, route
 from notifications.schemas import KIND_PURPOSE, SKIP_PARTICIPANTS, PlanResult
 from participation.audit import append_event
 from participation.consultations import get_consultation
@@ -111,6 +110,11 @@ def _pages(
         hi = lo + chunk_size - 1
         yield lo, hi, session.execute(stmt.where(Citizen.id.between(lo, hi))).all()
         lo = session.execute(next_id.where(Citizen.id > hi)).scalar_one_or_none()
+
+
+def _outcome(decision: Decision) -> str:
+    """The ``PlanResult.counts`` key of a decision: its status, or ``suppressed:<reason>``."""
+    return decision.status if decision.status != "suppressed" else f"suppressed:{decision.reason}"
 
 
 def _route_in_python(
