@@ -588,16 +588,3 @@ def list_messages(
     if status is not None:
         stmt = stmt.where(OutboxMessage.status == status)
     return [OutboxRow(*r) for r in session.execute(stmt).all()]
-
-
-_MOVED_TO_PLANNING: Final = frozenset({"enqueue_results", "plan_invitations"})
-"""Fan-outs still imported from here by ``participation_app/app_pages/manage.py``."""
-
-
-def __getattr__(name: str) -> Any:
-    # resolved on first use: notifications.planning imports this module
-    if name in _MOVED_TO_PLANNING:
-        from notifications import planning
-
-        return getattr(planning, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

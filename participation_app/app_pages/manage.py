@@ -13,7 +13,7 @@ import streamlit as st
 from core.errors import CivicFlowError
 from core.settings import get_settings
 from flows.remote import RunProgress, run_progress, server_url, start_flow
-from notifications.outbox import enqueue_results, plan_invitations
+from notifications.planning import enqueue_results, plan_invitations
 from participation.audit import append_event
 from participation.consultations import add_proposal, transition, withdraw_proposal
 from participation.queries import proposals_page

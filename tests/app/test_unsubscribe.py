@@ -16,7 +16,7 @@ from core.settings import get_settings
 from models import Citizen, Consent, OutboxMessage
 from notifications.backends import make_email_sender, make_sms_sender
 from notifications.delivery import deliver_pending
-from notifications.outbox import plan_invitations
+from notifications.planning import plan_invitations
 from notifications.unsubscribe import make_token
 from participation.citizens import set_consent
 from participation_app import nav

@@ -16,7 +16,7 @@ from flows.throttle import UNAVAILABLE, ThrottledSmsSender, throttled
 from models import OutboxMessage
 from notifications.backends import make_sms_sender
 from notifications.backends.base import SmsMessageSpec
-from notifications.outbox import plan_invitations
+from notifications.planning import plan_invitations
 from participation.citizens import set_consent
 from tests import factories as f
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from core.actor import Actor
 from core.errors import NotAllowed, NotFound, ValidationError
 from models import AuditEvent, Citizen, OutboxMessage
-from notifications.outbox import plan_invitations
+from notifications.planning import plan_invitations
 from participation.citizens import set_consent, set_contact_preferences
 from tests import factories as f
 
