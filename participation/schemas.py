@@ -98,10 +98,16 @@ class ContactPreferencesIn(BaseModel):
 
 LOCALE_REGIONS = {"fa": "IR", "en": "GB"}
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+#: format characters that are part of ordinary writing, not disguises: the zero-width
+#: non-joiner (Persian "می‌کند", "پارک‌ها"; Unicode §23.2), the zero-width joiner (emoji
+#: sequences, Indic scripts) and the left-to-right / right-to-left marks
+_WRITING_MARKS = frozenset("\u200c\u200d\u200e\u200f")
 
 
 def check_plain_text(value: str, *, multiline: bool = False) -> str:
     """Refuse control characters (and bidirectional overrides, which can disguise text).
+
+    The joiners and direction marks of ordinary writing (:data:`_WRITING_MARKS`) are kept.
 
     Raises:
         ValueError: naming the offending character by code point.
@@ -109,7 +115,8 @@ def check_plain_text(value: str, *, multiline: bool = False) -> str:
     for ch in value:
         if (ch in "\n\r" and multiline) or (ch == "\t" and multiline):
             continue
-        if (not ch.isprintable() and ch != " ") or ch in _BIDI_CONTROLS:
+        if (not ch.isprintable() and ch != " " and ch not in _WRITING_MARKS) or (
+                ch in _BIDI_CONTROLS):
             raise ValueError(f"must not contain the control character U+{ord(ch):04X}")
     return value
 

@@ -7,6 +7,7 @@ import pytest
 from core import clock
 from core.actor import Actor
 from core.errors import Conflict, NotAllowed, ValidationError
+from models import Consultation
 from participation.consultations import (
     add_proposal,
     advance_due,
@@ -42,6 +43,8 @@ def _data(**over):
         ({"method": "budget"}, "method_params.budget", "needs a budget"),
         ({"method_params": {"budget": 10}}, "method_params.budget", "only budget"),
         ({"title": "Park\x1b[31m"}, "title", r"control character U\+001B"),
+        ({"title": "Park\u202eevil"}, "title", r"control character U\+202E"),
+        ({"title": "Park\u200bhidden"}, "title", r"control character U\+200B"),
         ({"opens_at": f.T0.replace(year=1999)}, "opens_at", "outside the years"),
         ({"method_params": {"max_choices": 0}}, "method_params.max_choices", "greater than"),
         ({"eligibility": {"age": 3}}, "", "unknown key"),
@@ -52,6 +55,16 @@ def test_bad_consultation_input_names_the_field(session, over, field, text):
         create_consultation(session, data=_data(**over), actor=f.SYSTEM)
     if field:
         assert err.value.field == field
+
+
+@pytest.mark.parametrize("title", [
+    "نوسازی پارک\u200cها",  # zero-width non-joiner, as Persian writes "پارک‌ها"
+    "Family \U0001f468\u200d\U0001f469\u200d\U0001f467 picnic",  # zero-width joiners
+    "\u200fپارک (Park)",  # right-to-left mark
+])
+def test_the_joiners_and_marks_of_ordinary_writing_are_kept(session, title):
+    out = create_consultation(session, data=_data(title=title), actor=f.SYSTEM)
+    assert session.get(Consultation, out.id).title == title
 
 
 def test_duplicate_slug_conflicts_and_keeps_the_first(session):
