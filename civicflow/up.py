@@ -19,7 +19,7 @@ last): each group gets SIGINT, then SIGTERM, then SIGKILL after ``stop_timeout``
 If a child dies on its own, the others are stopped too and ``up`` exits with status 1.
 
 If ``up`` itself is killed (SIGKILL, a crash, a closed terminal), its children are told by
-the kernel (``PR_SET_PDEATHSIG``: SIGTERM when their parent dies), and the process groups it
+the kernel (``PR_SET_PDEATHSIG``: SIGINT when their parent dies), and the process groups it
 started are listed in ``var/run/up.json``: the next ``civicflow up`` stops whatever is left of
 them before it starts, so a restart never finds its ports taken by orphans. Every flow step
 is idempotent, so the restarted schedules finish a cycle that was cut mid-way.
@@ -60,10 +60,14 @@ class Child:
 
 
 def _die_with_parent() -> None:
-    """In the child before exec: ask the kernel for SIGTERM when the parent dies (Linux)."""
+    """In the child before exec: ask the kernel for SIGINT when the parent dies (Linux).
+
+    SIGINT, what Ctrl-C sends, because every child stops on it (Prefect's ``serve`` carries
+    on after a SIGTERM).
+    """
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
+        libc.prctl(1, int(signal.SIGINT))  # 1 = PR_SET_PDEATHSIG
 
 
 def _start_ticks(pid: int) -> int | None:
@@ -271,6 +275,36 @@ def prefect_env(base: Mapping[str, str], *, home: Path) -> dict[str, str]:
     return env
 
 
+def link_urls(settings_app: object, *, host: str, app_port: int, hooks_port: int
+              ) -> dict[str, str]:
+    """The link settings the children need when ``up`` listens on other than default ports.
+
+    Messages carry links to the app (``app.base_url``) and to the webhook server
+    (``app.hooks_base_url``). Left at their defaults (ports 8501 and 8502), they would point
+    at nothing when ``up`` runs on other ports, so they follow the ports; a value the
+    operator set (environment or ``.env``) is kept.
+
+    Args:
+        settings_app: the loaded ``settings.app`` (with ``base_url`` and ``hooks_base_url``).
+        host: the address ``up`` listens on (loopback and 0.0.0.0 become ``localhost``).
+        app_port / hooks_port: the app's and the webhook server's ports.
+    Returns:
+        environment variables to add, e.g. ``{"CIVICFLOW_APP__BASE_URL":
+        "http://localhost:8600"}``; empty when nothing needs to change.
+    """
+    from core.settings import AppSettings
+
+    defaults = AppSettings()
+    name = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::1", "localhost") else host  # noqa: S104
+    out: dict[str, str] = {}
+    for attr, env, port in (("base_url", "CIVICFLOW_APP__BASE_URL", app_port),
+                            ("hooks_base_url", "CIVICFLOW_APP__HOOKS_BASE_URL", hooks_port)):
+        current, wanted = getattr(settings_app, attr), f"http://{name}:{port}"
+        if current == getattr(defaults, attr) and current != wanted:
+            out[env] = wanted
+    return out
+
+
 def run_up(*, host: str = "127.0.0.1", prefect_port: int = 4200, app_port: int = 8501,
            hooks_port: int = 8502, app: bool = True, hooks: bool = True,
            startup_timeout: float = 120.0, stop_timeout: float = 15.0,
@@ -316,7 +350,9 @@ def run_up(*, host: str = "127.0.0.1", prefect_port: int = 4200, app_port: int =
     api_url = f"http://{host}:{prefect_port}/api"
     server_env = prefect_env(os.environ, home=home)
     client_env = {**server_env, "PREFECT_API_URL": api_url,
-                  "CIVICFLOW_PREFECT__API_URL": api_url}
+                  "CIVICFLOW_PREFECT__API_URL": api_url,
+                  **link_urls(settings.app, host=host, app_port=app_port,
+                              hooks_port=hooks_port)}
     stack = Stack(run_file=run_file)
     stopping = {"signal": 0}
 

@@ -63,3 +63,34 @@ def test_groups_that_are_gone_and_a_missing_file_are_nothing_to_do(tmp_path: Pat
     _write(run_file, [{"name": "deployments", "pgid": proc.pid, "start_ticks": 1}])
     assert stop_leftovers(run_file, timeout=5, echo=lambda _: None) == []
     assert stop_leftovers(tmp_path / "absent.json", timeout=5, echo=lambda _: None) == []
+
+
+PARENT = """
+import sys, time
+from pathlib import Path
+from civicflow.up import Stack
+child = Stack().start("sleeper", [sys.executable, "-c", "import time; time.sleep(120)"],
+                      {}, Path(sys.argv[1]))
+print(child.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def test_children_stop_when_up_itself_is_killed(tmp_path: Path):
+    import os
+    import signal
+    import time
+
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(tmp_path)],
+                              stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parents[2],
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve()
+                                                                  .parents[2])})
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    assert group_alive(child)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while group_alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not group_alive(child)  # the kernel's parent-death signal stopped it
