@@ -7,6 +7,7 @@ nothing is written to the database in that case (each command is one transaction
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -667,9 +668,11 @@ def app_cmd(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8501,
     address: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
 ) -> None:
-    """Run the participation app (`streamlit run participation_app/app.py`)."""
-    import subprocess
+    """Run the participation app (`streamlit run participation_app/app.py`).
 
+    Streamlit replaces this process (exec), so a signal sent to it — Ctrl-C, SIGTERM from a
+    service manager — reaches Streamlit itself and no server is left behind.
+    """
     script = Path(__file__).resolve().parents[1] / "participation_app" / "app.py"
     command = [
         sys.executable, "-m", "streamlit", "run", str(script),
@@ -677,8 +680,9 @@ def app_cmd(
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "viewer",
     ]  # fmt: skip
-    # a fixed program with typed arguments, no shell
-    raise typer.Exit(subprocess.call(command))  # noqa: S603
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, command)  # noqa: S606 (a fixed program with typed arguments)
 
 
 @app.command("up")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from civicflow.up import port_free
 from participation.auth import verify_staff_password
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,6 +77,12 @@ def test_civicflow_app_serves_the_app(app_db):
                 assert proc.poll() is None, "the app exited"
                 assert time.monotonic() < deadline, "the app did not start"
                 time.sleep(0.3)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # the CLI and its streamlit child, by group id
+        # SIGTERM to the command's own pid (as a service manager sends it) stops the app:
+        # Streamlit runs in that very process, nothing is left holding the port
+        proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+        assert port_free("127.0.0.1", port)  # nothing listens there any more
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
