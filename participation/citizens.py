@@ -28,6 +28,17 @@ def _out(c: Citizen) -> CitizenOut:
     return CitizenOut(c.id, c.public_id, c.display_name, c.locale, c.district)
 
 
+def _taken_field(session: Session, email: str | None, phone: str | None,
+                 ref: str | None) -> str:
+    """Which unique contact field another citizen already holds (for the Conflict's field)."""
+    for name, value, column in (("email", email, Citizen.email), ("phone", phone, Citizen.phone),
+                                ("external_ref", ref, Citizen.external_ref)):
+        if value is not None and session.execute(
+                select(Citizen.id).where(column == value).limit(1)).first() is not None:
+            return name
+    return "email"
+
+
 def register_citizen(
     session: Session,
     *,
@@ -72,9 +83,9 @@ def register_citizen(
             session.add(citizen)
             session.flush()
     except IntegrityError:
-        raise Conflict(
-            "a citizen with this email, phone or reference already exists", field="email"
-        ) from None
+        taken = _taken_field(session, inp.email, inp.phone, inp.external_ref)
+        raise Conflict(f"a citizen with this {taken.replace('_', ' ')} already exists",
+                       field=taken) from None
     for (channel, purpose), opted_in in (consents or {}).items():
         if opted_in and channel == "email" and not inp.email:
             raise ValidationError("consent to email needs an email address", field="consents")

@@ -42,8 +42,16 @@ def test_bad_citizen_field_is_named(session, field, value):
 
 def test_duplicate_email_conflicts(session):
     f.citizen(session, email="same@example.invalid")
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as err:
         f.citizen(session, email="SAME@example.invalid")
+    assert err.value.field == "email"
+
+
+def test_a_duplicate_phone_is_named_as_the_phone(session):
+    f.citizen(session, email=None, phone="+989123456789")
+    with pytest.raises(Conflict, match="this phone already exists") as err:
+        f.citizen(session, email="other@example.invalid", phone="0098 912 345 6789")
+    assert err.value.field == "phone"
 
 
 def test_consent_change_is_idempotent_and_own_only(session):
