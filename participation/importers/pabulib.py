@@ -395,6 +395,13 @@ def parse_pb(path_or_text: str | bytes | os.PathLike[str]) -> PbInstance:
             raise refuse(last_line, name, f"missing section {name} (end of file reached)")
     if header is None:
         raise refuse(last_line, "VOTES", "the VOTES section has no header line")
+    # META states the counts (Pabulib format, pabulib.org/format): a file that holds fewer
+    # rows was cut short in transit, more rows means a wrong header; either way, refuse
+    for key, held in (("num_projects", len(projects)), ("num_votes", len(voters))):
+        stated = meta.get(key, "").strip()
+        if stated.isdigit() and int(stated) != held:
+            raise refuse(meta_lines.get(key, last_line), key,
+                         f"META says {stated} but the file holds {held} (cut short?)")
     return PbInstance(
         meta=meta,
         projects=tuple(projects),

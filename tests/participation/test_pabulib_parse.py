@@ -345,3 +345,16 @@ def instances(draw: st.DrawFn) -> PbInstance:
 @given(instances())
 def test_any_instance_round_trips(pb: PbInstance) -> None:
     assert parse_pb(write_pb(pb)) == pb
+
+
+def test_a_file_cut_short_is_refused_with_the_count_named(tmp_path: Path) -> None:
+    """The first 20,000 bytes of Wieliczka's real file: META says 6,586 votes."""
+    source = Path(__file__).resolve().parents[2] / "examples" / "data" / "pabulib" / (
+        "poland_wieliczka_2023.pb")
+    cut = tmp_path / "cut.pb"
+    data = source.read_bytes()[:20_000]
+    cut.write_bytes(data[: data.rindex(b"\n") + 1])  # whole lines only: no broken row
+    held = cut.read_text(encoding="utf-8").split("VOTES\n", 1)[1].count("\n") - 1  # minus header
+    with pytest.raises(ValidationError, match=f"META says 6586 but the file holds {held}") as err:
+        parse_pb(cut)
+    assert err.value.field == "num_votes"
