@@ -127,6 +127,8 @@ SECRET_PAYLOAD_KEYS: Final = frozenset({"code"})
 BACKOFF_BASE_SECONDS: Final = 60
 BACKOFF_MAX_SECONDS: Final = 3600
 WHEN_FORMAT: Final = "EEEE d MMMM, HH:mm"
+#: Persian writes the Arabic comma "،" (U+060C), not the Latin one
+WHEN_FORMAT_FA: Final = "EEEE d MMMM، HH:mm"
 SYSTEM: Final = Actor(kind="system", name="delivery")
 
 SessionFactory = sessionmaker[Session]
@@ -463,7 +465,8 @@ def format_when(iso: str, locale: str, time_zone: str) -> str:
     """Format an ISO 8601 UTC instant for a message: ``Friday 10 July, 17:00`` in the given
     zone (Babel, CLDR month and day names); Persian gets Persian digits."""
     when = clock.ensure_utc(datetime.fromisoformat(iso))
-    text = str(format_datetime(when, WHEN_FORMAT, tzinfo=_zone(time_zone), locale=locale))
+    pattern = WHEN_FORMAT_FA if locale == "fa" else WHEN_FORMAT
+    text = str(format_datetime(when, pattern, tzinfo=_zone(time_zone), locale=locale))
     return fa_digits(text) if locale == "fa" else text
 
 

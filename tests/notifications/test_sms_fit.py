@@ -76,3 +76,15 @@ def test_fit_sms_gives_up_when_even_a_one_letter_title_is_too_long():
     from notifications.delivery import fit_sms
 
     assert fit_sms("reminder", "fa", DEMO, 1) is None
+
+
+def test_message_dates_in_persian_use_the_arabic_comma_and_persian_digits():
+    from notifications.delivery import format_when
+
+    # 2017-07-05 07:00 UTC is 09:00 in Warsaw (CEST, UTC+2), a Wednesday
+    assert format_when("2017-07-05T07:00:00+00:00", "en", "Europe/Warsaw") == (
+        "Wednesday 5 July, 09:00")
+    fa = format_when("2017-07-05T07:00:00+00:00", "fa", "Europe/Warsaw")
+    assert fa.endswith("، ۰۹:۰۰")
+    assert "," not in fa
+    assert fa.startswith("چهارشنبه ۵ ")  # CLDR's Persian name of Wednesday
