@@ -16,7 +16,13 @@ from core.errors import Conflict, NotAllowed, NotFound, ValidationError
 from models import Ballot, Consultation, Proposal
 from participation.audit import append_event
 from participation.rules import check_transition
-from participation.schemas import ConsultationIn, ConsultationOut, ProposalIn, parse_input
+from participation.schemas import (
+    ConsultationIn,
+    ConsultationOut,
+    ProposalIn,
+    ReminderPolicy,
+    parse_input,
+)
 
 
 def get_consultation(session: Session, *, ref: int | str, lock: bool = False) -> Consultation:
@@ -107,6 +113,80 @@ def create_consultation(
         payload=inp.model_dump(mode="json"),
     )
     return describe(session, row)
+
+
+#: what may change after publishing: the wording, the reminders, a later close
+EDITABLE_AFTER_PUBLISHING = frozenset({"title", "body", "reminder_policy", "closes_at"})
+_FIXED = frozenset({"slug", "method"})
+
+
+def update_consultation(
+    session: Session, *, consultation_id: int, changes: dict[str, Any], actor: Actor
+) -> list[str]:
+    """Edit a consultation: anything but its slug and method while it is a draft; once
+    published or open, only its title, body, reminder policy and a later closing time.
+
+    The whole consultation is validated again with the changes applied (the same rules as
+    :func:`create_consultation`: closes after it opens, a budget for a budget method, …).
+    Applying the same changes twice changes nothing and writes no second audit event.
+
+    Args:
+        consultation_id: the consultation.
+        changes: fields of :class:`ConsultationIn` with their new values (opens_at /
+            closes_at as UTC datetimes; reminder_policy as a dict of
+            :class:`participation.schemas.ReminderPolicy` fields).
+        actor: an organizer or admin (or the system).
+    Returns:
+        the names of the fields that changed, sorted (``[]`` when nothing did).
+    Raises:
+        NotFound: no such consultation. NotAllowed: not an organizer; the consultation is
+        closed or later; a field that may not change at this stage (named); a closing time
+        moved earlier than before, or into the past, after publishing.
+        ValidationError: a bad value, named as in :func:`create_consultation`.
+    """
+    actor.require_staff("organizer")
+    c = get_consultation(session, ref=consultation_id, lock=True)
+    for name in changes:
+        if name in _FIXED:
+            raise NotAllowed(f"the {name} of a consultation cannot change", field=name)
+    if c.status not in ("draft", "published", "open"):
+        raise NotAllowed(f"a {c.status} consultation can no longer be edited", field="status")
+    current = {
+        "slug": c.slug, "title": c.title, "body": c.body, "method": c.method,
+        "method_params": c.method_params, "eligibility": c.eligibility,
+        "reminder_policy": c.reminder_policy, "quorum": c.quorum, "opens_at": c.opens_at,
+        "closes_at": c.closes_at, "time_zone": c.time_zone, "district": c.district,
+        "topic": c.topic,
+    }
+    inp = parse_input(ConsultationIn, {**current, **changes})
+    new = {
+        "title": inp.title, "body": inp.body,
+        "method_params": inp.method_params.model_dump(exclude_none=True),
+        "eligibility": inp.eligibility, "reminder_policy": inp.reminder_policy.model_dump(),
+        "quorum": inp.quorum, "opens_at": inp.opens_at, "closes_at": inp.closes_at,
+        "time_zone": inp.time_zone, "district": inp.district, "topic": inp.topic,
+    }
+    old = {**current, "reminder_policy": ReminderPolicy(**c.reminder_policy).model_dump()}
+    changed = sorted(k for k, v in new.items() if old.get(k) != v)
+    if c.status != "draft":
+        for name in changed:
+            if name not in EDITABLE_AFTER_PUBLISHING:
+                raise NotAllowed(
+                    f"once a consultation is {c.status}, its {name} cannot change", field=name)
+        if "closes_at" in changed and (inp.closes_at < c.closes_at
+                                       or inp.closes_at <= clock.now()):
+            raise NotAllowed("after publishing, voting may only be extended to a later time",
+                             field="closes_at")
+    if not changed:
+        return []
+    for name in changed:
+        setattr(c, name, new[name])
+    append_event(session, actor=actor, action="consultation.update",
+                 subject=f"consultation:{c.id}",
+                 payload={"fields": changed,
+                          **{k: v for k, v in inp.model_dump(mode="json").items()
+                             if k in changed}})
+    return changed
 
 
 def add_proposal(

@@ -6,7 +6,9 @@ queue invitations and results, and watch turnout by channel."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 
@@ -15,7 +17,13 @@ from core.settings import get_settings
 from flows.remote import RunProgress, run_progress, server_url, start_flow
 from notifications.planning import enqueue_results, plan_invitations
 from participation.audit import append_event
-from participation.consultations import add_proposal, transition, withdraw_proposal
+from participation.consultations import (
+    add_proposal,
+    get_consultation,
+    transition,
+    update_consultation,
+    withdraw_proposal,
+)
 from participation.queries import proposals_page
 from participation.queries_consultations import (
     RESULT_STATUSES,
@@ -173,6 +181,60 @@ def _send_results() -> None:
         st.rerun()
 
 
+def _edit() -> None:
+    """The consultation's wording, schedule and reminders (update_consultation's rules)."""
+    zone = ZoneInfo(view.time_zone)
+    with state.db() as s:
+        policy = dict(get_consultation(s, ref=view.id).reminder_policy)
+    draft = view.status == "draft"
+    opens, closes = view.opens_at.astimezone(zone), view.closes_at.astimezone(zone)
+    with st.form(f"edit:{view.id}"):
+        title = st.text_input(tr("manage.edit_title"), value=view.title, max_chars=300,
+                              key="edit_title")
+        body = st.text_area(tr("manage.edit_body"), value=view.body, key="edit_body")
+        cols = list(st.columns(4))
+        o_day = cols[0].date_input(tr("new.opens"), value=opens.date(), disabled=not draft,
+                                   key="edit_opens")
+        o_time = cols[1].time_input(tr("new.opens_time"), value=opens.time(), step=900,
+                                    disabled=not draft, key="edit_opens_time")
+        c_day = cols[2].date_input(tr("new.closes"), value=closes.date(), key="edit_closes")
+        c_time = cols[3].time_input(tr("new.closes_time"), value=closes.time(), step=900,
+                                    key="edit_closes_time")
+        rounds = st.text_input(
+            tr("manage.edit_rounds"), key="edit_rounds",
+            value=", ".join(f"{h / 24:g}" for h in policy.get("rounds_hours", [])))
+        cols = list(st.columns(2))
+        quiet_start = cols[0].number_input(tr("manage.edit_quiet_start"), 0, 23,
+                                           int(policy.get("quiet_start", 21)),
+                                           key="edit_quiet_start")
+        quiet_end = cols[1].number_input(tr("manage.edit_quiet_end"), 0, 23,
+                                         int(policy.get("quiet_end", 8)), key="edit_quiet_end")
+        if not st.form_submit_button(tr("manage.edit_save"), type="primary"):
+            return
+    try:
+        days = [float(x) for x in rounds.replace("،", ",").split(",") if x.strip()]
+    except ValueError:
+        ui.alert("error", tr("manage.edit_rounds_bad"))
+        return
+    changes: dict[str, object] = {
+        "title": title, "body": body,
+        "closes_at": datetime.combine(c_day, c_time, tzinfo=zone),
+        "reminder_policy": {**policy, "rounds_hours": [d * 24 for d in days],
+                            "quiet_start": int(quiet_start), "quiet_end": int(quiet_end)},
+    }
+    if draft:
+        changes["opens_at"] = datetime.combine(o_day, o_time, tzinfo=zone)
+    try:
+        with state.db() as s:
+            changed = update_consultation(s, consultation_id=view.id, changes=changes,
+                                          actor=who)
+    except CivicFlowError as exc:
+        ui.error(exc)
+    else:
+        ui.flash("success", tr("manage.edited", n=ui.num(len(changed))))
+        st.rerun()
+
+
 st.subheader(tr("manage.actions"))
 steps: dict[str, list[tuple[str, Callable[[], None]]]] = {
     "draft": [
@@ -280,3 +342,7 @@ for item in items:
                     else:
                         ui.flash("success", tr("manage.withdrawn"))
                         st.rerun()
+
+if view.status in ("draft", "published", "open"):
+    with st.expander(tr("manage.edit")):
+        _edit()

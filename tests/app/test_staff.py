@@ -266,3 +266,36 @@ def test_council_sees_the_report_and_gets_its_files(app_db):
     assert not at.exception
     labels = [el.proto.label for el in at.get("download_button")]
     assert labels == ["Download HTML", "Download PDF", "Download spreadsheet"]
+
+
+def test_organizer_edits_a_draft_schedule_and_reminders(app_db):
+    from datetime import timedelta
+
+    from core import clock
+
+    clock.set_clock(clock.FrozenClock(f.T0 - timedelta(days=5)))
+    try:
+        with app_db.session() as s:
+            cid, _ = f.consultation(s, status="draft")
+        organizer = app_db.staff("organizer")
+        at = open_app(organizer, page=MANAGE)
+        at.text_input(key="edit_title").input("Benches for the river park")
+        at.date_input(key="edit_closes").set_value(date(2026, 3, 30))
+        at.time_input(key="edit_closes_time").set_value(time(20, 0))
+        at.text_input(key="edit_rounds").input("۲, 9.5")  # Persian digits are numbers too
+        at.number_input(key="edit_quiet_start").set_value(22)
+        button(at, "Save changes").click().run()
+        assert not at.exception, at.exception
+        assert "success: Saved (3 fields changed)." in alerts(at)  # title, close, reminders
+        with app_db.session() as s:
+            c = s.get(Consultation, cid)
+            assert c.title == "Benches for the river park"
+            assert (c.closes_at.month, c.closes_at.day, c.closes_at.hour) == (3, 30, 20)  # UTC
+            assert c.reminder_policy["rounds_hours"] == [48.0, 228.0]
+            assert c.reminder_policy["quiet_start"] == 22
+
+        at.text_input(key="edit_rounds").input("soon")
+        button(at, "Save changes").click().run()
+        assert "error: Reminder rounds: write numbers of days, e.g. 7, 14." in alerts(at)
+    finally:
+        clock.set_clock(None)
