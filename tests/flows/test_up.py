@@ -153,7 +153,9 @@ def _launch_from_the_page(engine: Any, api_url: str, monkeypatch: pytest.MonkeyP
     with session_scope(engine) as s:
         draft = create_consultation(s, actor=factories.SYSTEM, data={
             "slug": "launched-from-the-page", "title": "Launched from the page",
-            "method": "approval", "opens_at": opens, "closes_at": opens + timedelta(days=14)})
+            "method": "approval", "opens_at": opens, "closes_at": opens + timedelta(days=14),
+            # no quiet hours: the invitation goes now, whatever the hour this test runs at
+            "reminder_policy": {"quiet_start": 0, "quiet_end": 0}})
         add_proposal(s, consultation_id=draft.id, data={"title": "Benches"},
                      actor=factories.SYSTEM)
         willing = factories.citizen(s)
