@@ -126,6 +126,9 @@ class Consultation(Base):
     district: Mapped[str | None] = mapped_column(String(120))
     topic: Mapped[str | None] = mapped_column(String(120))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # the ballots in the box when voting closed (or when an import stored them): set by
+    # ``record_ballots_at_close``; the tally's total, so it needs no second scan
+    ballots_at_close: Mapped[int | None] = mapped_column(Integer)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)

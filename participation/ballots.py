@@ -16,7 +16,17 @@ import secrets
 from collections.abc import Mapping
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, false, insert, literal_column, select
+from sqlalchemy import (
+    Table,
+    bindparam,
+    delete,
+    false,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -158,6 +168,30 @@ def _upsert(dialect: str, offline: bool) -> Prepared:
 def new_receipt_code() -> str:
     """A random 16-character receipt code (80 bits, base32, no look-alike padding)."""
     return base64.b32encode(secrets.token_bytes(10)).decode()
+
+
+def record_ballots_at_close(session: Session, *, consultation_id: int) -> int:
+    """Count the consultation's ballots and store the total as ``ballots_at_close``.
+
+    Called where a consultation's ballots become final: when voting closes
+    (:func:`participation.consultations.transition` to ``closed``) and at the end of an
+    import, which stores a closed consultation's ballots (a re-import counts again). The
+    tally takes its ballot total from here instead of counting the ballot rows a second
+    time (docs/performance.md, ``tally``); no path changes a closed consultation's ballots.
+
+    Args:
+        consultation_id: the consultation's id.
+    Returns:
+        the number of ballots (one per citizen who took part, with or without a choice).
+    """
+    n = int(session.execute(
+        select(func.count()).select_from(_BALLOT)
+        .where(_BALLOT.c.consultation_id == consultation_id)
+    ).scalar_one())
+    session.execute(
+        update(_CONS).where(_CONS.c.id == consultation_id).values(ballots_at_close=n)
+    )
+    return n
 
 
 def open_proposal_costs(session: Session, consultation_id: int) -> dict[int, int | None]:

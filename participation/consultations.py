@@ -15,6 +15,7 @@ from core.actor import Actor
 from core.errors import Conflict, NotAllowed, NotFound, ValidationError
 from models import Ballot, Consultation, Proposal
 from participation.audit import append_event
+from participation.ballots import record_ballots_at_close
 from participation.rules import check_transition
 from participation.schemas import (
     ConsultationIn,
@@ -293,12 +294,18 @@ def transition(
     previous = c.status
     c.status = to
     c.status_changed_at = now
+    payload: dict[str, Any] = {"from": previous, "to": to}
+    if to == "closed":  # the ballot total at close goes into the log with the closing
+        session.flush()
+        payload["ballots"] = c.ballots_at_close = record_ballots_at_close(
+            session, consultation_id=c.id
+        )
     append_event(
         session,
         actor=actor,
         action=f"consultation.{to}",
         subject=f"consultation:{c.id}",
-        payload={"from": previous, "to": to},
+        payload=payload,
     )
     return to
 

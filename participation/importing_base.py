@@ -42,7 +42,7 @@ from models import (
     ImportRecord,
     Proposal,
 )
-from participation.ballots import new_receipt_code
+from participation.ballots import new_receipt_code, record_ballots_at_close
 from participation.importers.common import content_digest
 
 Progress = Callable[[int, int], None]
@@ -195,7 +195,11 @@ def record_import(
     session: Session, *, kind: str, digest: str, source_name: str, consultation_id: int,
     at: datetime,
 ) -> None:
-    """Store the :class:`ImportRecord` that makes a second import of the same bytes refused."""
+    """Store the :class:`ImportRecord` that makes a second import of the same bytes refused,
+    and the imported consultation's ballot total (``ballots_at_close``: its ballots are
+    final once imported). Call it after the last ballot is stored."""
+    session.flush()
+    record_ballots_at_close(session, consultation_id=consultation_id)
     session.add(ImportRecord(kind=kind, digest=digest, source_name=source_name[:500],
                              consultation_id=consultation_id, imported_at=at))
     session.flush()

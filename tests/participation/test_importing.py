@@ -68,6 +68,7 @@ def test_pabulib_file_is_stored_whole(pabulib_db, path: Path):
         slug = ("pb-" + path.stem.replace("_", "-").strip("-"))[:110].rstrip("-")
         assert c.slug == slug
         assert (c.status, c.method) == ("closed", "budget")
+        assert c.ballots_at_close == len(pb.voters)  # the tally's ballot total
         params = c.method_params
         assert params["pabulib_meta"] == pb.meta
         assert params["budget"] == pb.budget
@@ -121,6 +122,8 @@ def test_reimport_is_refused_without_replace_and_accepted_with_it(session):
         import_pabulib(session, path=SMALL, actor=IMPORTER)
     again = import_pabulib(session, path=SMALL, actor=IMPORTER, replace=True)
     assert again.replaced == first.consultation_id
+    assert session.get(Consultation, again.consultation_id).ballots_at_close == len(
+        parse_pb(SMALL).voters)
     assert again.slug == first.slug
     assert _count(session, Consultation, Consultation.slug.like("pb-poland-gdansk%")) == 1
     # same rows as before (the pseudonymous citizens are reused, not duplicated)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from core.actor import Actor
 from core.errors import NotAllowed, ValidationError
 from models import AuditEvent, Consultation
+from participation.audit import payload_digest
 from participation.ballots import cast_ballot
 from participation.budgeting import BudgetProblem, published_rule
 from participation.importers.pabulib import parse_pb
@@ -141,6 +142,25 @@ def test_approval_counts_and_shares(session):
     assert res["counts"] == {"1": 3, "2": 1, "3": 2}
     assert res["shares"] == {"1": 0.75, "2": 0.25, "3": 0.5}
     assert [e["id"] for e in res["ranking"]] == ["1", "3", "2"]
+
+
+def test_closing_records_the_ballot_total_that_the_tally_uses(session):
+    cid, pids = factories.consultation(session, method="approval")
+    _vote(session, cid, [{0: 1, 1: 1}, {1: 1}, {2: 1}], pids)
+    _close(session, cid)
+    c = session.get(Consultation, cid)
+    assert c.ballots_at_close == 3
+    event = session.execute(
+        select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)
+    ).scalar_one()
+    assert (event.action, event.payload_digest) == (
+        "consultation.closed", payload_digest({"from": "open", "to": "closed", "ballots": 3}))
+    # the tally's total is the one recorded at close (shares = counts / 3), not a recount
+    res = tally(session, consultation_id=cid).result
+    assert (res["ballots"], res["shares"]) == (3, {"1": 1 / 3, "2": 2 / 3, "3": 1 / 3})
+    c.ballots_at_close = None  # a consultation closed before the total was recorded
+    session.flush()
+    assert tally(session, consultation_id=cid).result["ballots"] == 3
 
 
 def test_single_choice_per_proposal(session):
