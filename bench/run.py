@@ -187,7 +187,8 @@ def _note(r: Result) -> str:
         parts.append(
             f"ballots/s {f.get('throughput')} vs raw {f.get('baseline_throughput')}, "
             f"duplicates {f.get('duplicates')}, errors {f.get('errors')}; the same rows as "
-            f"plain SQL {f.get('same_rows_raw_s')} s"
+            f"plain SQL {f.get('same_rows_raw_s')} s; audit events sealed afterwards, per s "
+            f"{f.get('sealed_per_s')}"
         )
     if r.case == "deliver" and r.median_s:
         parts.append(

@@ -357,14 +357,18 @@ def demo(
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Recompute the audit hash chain and report the first broken link (exit 1 if broken)."""
-    from participation.audit import verify_chain
+    """Seal the events not yet in the audit hash chain, then recompute the whole chain and
+    report the first broken link (exit 1 if broken)."""
+    from participation.audit import seal_chain, verify_chain
 
     _require_schema()
     with session_scope() as s:
+        sealed = seal_chain(s)
+    with session_scope() as s:
         report = verify_chain(s)
     if report.first_broken is None:
-        typer.echo(f"audit chain intact: {report.events} event(s)")
+        waiting = f"; {report.unsealed} appended since, not yet sealed" if report.unsealed else ""
+        typer.echo(f"audit chain intact: {report.events} event(s), {sealed} sealed now{waiting}")
         return
     typer.echo(f"audit chain broken at event {report.first_broken}: {report.reason}", err=True)
     raise typer.Exit(1)

@@ -24,7 +24,7 @@ import flows  # noqa: F401  (Prefect defaults before Prefect is imported)
 from core import clock
 from core.db import get_engine, session_scope
 from core.settings import get_settings
-from flows.lifecycle import FLOW_ACTOR, advance_consultations, move_task
+from flows.lifecycle import FLOW_ACTOR, advance_consultations, move_task, seal_task
 from flows.throttle import throttled
 from models import Consultation, OutboxMessage
 from notifications.delivery import deliver_pending, make_senders
@@ -300,6 +300,9 @@ def consultation_cycle(
                 steps.append((name, clock.now().isoformat(), result.get("selected")))
                 report = governance_report(consultation_id)
                 steps.append(("report", clock.now().isoformat(), report["files"].get("html")))
+        # the cycle's last events (tally, results, report) go into the chain now, not at the
+        # next minute's deadlines run
+        steps.append(("audit events sealed", clock.now().isoformat(), seal_task()))
         with session_scope() as s:
             final = s.get(Consultation, consultation_id)
             result_json = dict(final.result or {}) if final is not None else {}

@@ -13,6 +13,7 @@ from prefect.artifacts import create_markdown_artifact
 import flows  # noqa: F401  (Prefect defaults before Prefect is imported)
 from core.actor import Actor
 from core.db import session_scope
+from participation.audit import seal_chain
 from participation.consultations import advance_due, transition
 
 FLOW_ACTOR = Actor(kind="system", name="flow")
@@ -25,6 +26,14 @@ def advance_due_task() -> list[tuple[str, str, str]]:
         return advance_due(s, actor=FLOW_ACTOR)
 
 
+@task(name="seal-audit-chain")
+def seal_task() -> int:
+    """Seal the audit events committed since the last run into the hash chain; return how
+    many (``participation.audit.seal_chain``)."""
+    with session_scope() as s:
+        return seal_chain(s)
+
+
 @task(name="move-consultation")
 def move_task(consultation_id: int, to: str) -> str:
     """Move one consultation to status ``to`` (a no-op when it is already there)."""
@@ -35,17 +44,20 @@ def move_task(consultation_id: int, to: str) -> str:
 @flow(name="advance-consultations")
 def advance_consultations() -> list[tuple[str, str, str]]:
     """Move every due consultation (published → open at ``opens_at``, open → closed at
-    ``closes_at``) and leave a markdown artifact listing what moved.
+    ``closes_at``), seal the audit events committed since the last run, and leave a markdown
+    artifact listing what moved.
 
     Returns:
         ``[(slug, from_status, to_status), ...]``.
     """
     moved = advance_due_task()
+    sealed = seal_task()
     lines = ["| consultation | from | to |", "|---|---|---|"]
     lines += [f"| {slug} | {a} | {b} |" for slug, a, b in moved]
     create_markdown_artifact(
         key="advance-consultations",
-        markdown=f"# Consultations moved: {len(moved)}\n\n" + "\n".join(lines),
+        markdown=f"# Consultations moved: {len(moved)}\n\n" + "\n".join(lines)
+        + f"\n\nAudit events sealed into the chain: {sealed}",
         description="consultations opened or closed on time",
     )
     return moved

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -121,22 +122,29 @@ class SurveyAnswer(Base):
 
 
 class AuditEvent(Base):
-    """Append-only audit log; each row's digest covers the previous one (a hash chain)."""
+    """Append-only audit log; once sealed, each row's digest covers the previous one (a hash
+    chain). ``seq``, ``prev_digest`` and ``digest`` are empty until ``seal_chain`` links the
+    event (``participation.audit``)."""
 
     __tablename__ = "audit_event"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    seq: Mapped[int | None] = mapped_column(Integer, unique=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor: Mapped[str] = mapped_column(String(120))
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(200))
     payload_digest: Mapped[str] = mapped_column(String(64))
-    prev_digest: Mapped[str] = mapped_column(String(64))
-    digest: Mapped[str] = mapped_column(String(64))
+    prev_digest: Mapped[str | None] = mapped_column(String(64))
+    digest: Mapped[str | None] = mapped_column(String(64))
+    __table_args__ = (
+        # the sealer's work list: only unsealed events are in it
+        Index("ix_audit_event_unsealed", "id", postgresql_where=text("seq IS NULL"),
+              sqlite_where=text("seq IS NULL")),
+    )
 
 
 class AuditHead(Base):
-    """A single row holding the chain's last digest; locked by each writer to append in order."""
+    """A single row holding the chain's last sealed digest; locked by the sealer."""
 
     __tablename__ = "audit_head"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,19 +1,27 @@
-"""The audit hash chain: every write appends an event whose digest covers the previous one.
+"""The audit log: append-only events, sealed into a hash chain once they are committed.
 
 ``digest_n = SHA-256(prev_digest | seq | at | actor | action | subject | payload_digest)``
-(a hash chain as in RFC 6962's Merkle log idea reduced to a list: altering, removing or
-reordering any row changes every later digest, so :func:`verify_chain` finds the first
-broken link). Appends are serialised by locking the single ``audit_head`` row
-(``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already serialises).
+(a hash chain as in RFC 6962's Merkle log idea reduced to a list: once sealed, altering,
+removing or reordering any event changes every later digest, so :func:`verify_chain` finds
+the first broken link).
 
-The chain is one list, so appends are serialised by construction: on PostgreSQL the head's
-row lock is held from the append to the commit, including the commit's WAL flush, and one
-chain cannot grow faster than one commit at a time. To keep that critical section short,
-PostgreSQL appends in one statement that locks the head, computes the link digest with the
-server's ``sha256`` over the same text as :func:`link_digest`, inserts the event and moves
-the head (one round trip between taking the lock and the commit, instead of three);
-SQLite, where the whole write transaction holds the database lock anyway, uses three small
-Core statements. :func:`verify_chain` recomputes every digest in Python either way.
+Writers and the chain are decoupled, as a Certificate Transparency log incorporates a
+submitted entry within its maximum merge delay (RFC 6962, section 3):
+
+* :func:`append_event` is a plain ``INSERT`` in the writer's own transaction, with ``seq``,
+  ``prev_digest`` and ``digest`` empty. It locks nothing shared, so concurrent write
+  transactions (eight citizens casting at once) commit in parallel.
+* :func:`seal_chain` links every committed, unsealed event to the chain, in ``id`` order:
+  it locks the single ``audit_head`` row (so one sealer runs at a time), numbers the
+  events, computes their digests and moves the head. It runs in its own short transaction:
+  every minute in ``advance-consultations`` (the deadlines flow), after each cycle step of
+  the demo, and first thing in ``civicflow audit verify``.
+
+An event is protected from the moment it is sealed; until then (normally under a minute) it
+is an ordinary row, and :func:`verify_chain` reports how many events wait to be sealed.
+Chaining on write — DESIGN.md's "previous digest" written by the writer itself — made every
+write transaction queue on the head row from its append to its commit, including the
+commit's WAL flush: one chain grew one commit at a time (docs/performance.md, ``cast``).
 """
 
 from __future__ import annotations
@@ -24,14 +32,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, text, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core import clock
 from core.actor import Actor
 from core.prepared import Prepared
 from models import AuditEvent, AuditHead
-from models.base import UTCDateTime
 
 GENESIS = "0" * 64
 
@@ -52,132 +59,134 @@ def link_digest(
 
 _EVENT = cast(Table, AuditEvent.__table__)
 _HEAD = cast(Table, AuditHead.__table__)
-# Core statements built once: the ORM unit of work (objects, flushes) cost more than the
-# three statements themselves (docs/performance.md, ``cast``)
-# (run on the DBAPI cursor, core.prepared: they hold the head's lock, so their
-# SQLAlchemy execution overhead would be part of every writer's wait)
+EVENT_KEYS = ("at", "actor", "action", "subject", "payload_digest")
+"""The columns an appended event sets, as :func:`event_values` gives them."""
+# run on the DBAPI cursor (core.prepared): on the casting path SQLAlchemy's execution
+# overhead per statement was a large part of each ballot (docs/performance.md, ``cast``)
+_INSERT_EVENT = Prepared(insert(_EVENT), EVENT_KEYS)
 _READ_HEAD = select(_HEAD.c.seq, _HEAD.c.digest).where(_HEAD.c.id == 1)
-_LOCK_HEAD = Prepared(_READ_HEAD.with_for_update(), [])
 _SEED_HEAD = insert(_HEAD).values(id=1, seq=0, digest=GENESIS)
-_INSERT_EVENT = Prepared(
-    insert(_EVENT),
-    ["seq", "at", "actor", "action", "subject", "payload_digest", "prev_digest", "digest"],
+_UNSEALED = (
+    select(
+        _EVENT.c.id,
+        _EVENT.c.at,
+        _EVENT.c.actor,
+        _EVENT.c.action,
+        _EVENT.c.subject,
+        _EVENT.c.payload_digest,
+    )
+    .where(_EVENT.c.seq.is_(None))
+    .order_by(_EVENT.c.id)
 )
-_MOVE_HEAD = Prepared(
+_SEAL = (
+    update(_EVENT)
+    .where(_EVENT.c.id == bindparam("e_id"))
+    .values(seq=bindparam("e_seq"), prev_digest=bindparam("e_prev"), digest=bindparam("e_digest"))
+)
+_MOVE_HEAD = (
     update(_HEAD)
     .where(_HEAD.c.id == 1)
-    .values(seq=bindparam("new_seq"), digest=bindparam("new_digest")),
-    ["new_seq", "new_digest"],
+    .values(seq=bindparam("new_seq"), digest=bindparam("new_digest"))
 )
 
-# PostgreSQL: lock, link, insert and move in one statement. ``FOR UPDATE`` in a READ
-# COMMITTED transaction returns the head as last committed once the lock is granted, and the
-# outer UPDATE of the row this transaction has locked re-reads that same version, so the
-# event links to the head the previous writer committed. ``:rest`` is the text after
-# ``prev|seq|`` in :func:`link_digest` (time, actor, action, subject, payload digest).
-_APPEND_PG_SQL = text(
-    """
-    WITH old AS (
-        SELECT seq, digest FROM audit_head WHERE id = 1 FOR UPDATE
-    ), new AS (
-        SELECT seq + 1 AS seq, digest AS prev,
-               encode(sha256(convert_to(
-                   digest || '|' || (seq + 1)::text || '|' || :rest, 'UTF8')), 'hex') AS digest
-        FROM old
-    ), event AS (
-        INSERT INTO audit_event
-            (seq, at, actor, action, subject, payload_digest, prev_digest, digest)
-        SELECT seq, :at, :actor, :action, :subject, :pdig, prev, digest FROM new
-    )
-    UPDATE audit_head SET seq = new.seq, digest = new.digest
-    FROM new WHERE audit_head.id = 1
-    RETURNING new.seq
-    """
-).bindparams(bindparam("at", type_=UTCDateTime()))
-_APPEND_PG = Prepared(_APPEND_PG_SQL, ["rest", "at", "actor", "action", "subject", "pdig"])
+
+def event_values(*, actor: Actor, action: str, subject: str, payload: Any) -> dict[str, Any]:
+    """The row of one event to append: ``{at, actor, action, subject, payload_digest}``
+    (``at`` is ``clock.now()``, a UTC datetime), for :func:`append_event` or a caller that
+    inserts it within a statement of its own (:func:`participation.ballots.cast_ballot`)."""
+    return {
+        "at": clock.now(),
+        "actor": actor.label,
+        "action": action,
+        "subject": subject,
+        "payload_digest": payload_digest(payload),
+    }
 
 
 def append_event(
     session: Session, *, actor: Actor, action: str, subject: str, payload: Any = None
-) -> int:
-    """Append one event to the chain in the caller's transaction.
-
-    The payload digest is computed before the head row is locked; only reading the head,
-    the link digest, the event insert and the head update happen under the lock (which the
-    caller's commit releases), so callers should append as the last write of a transaction.
+) -> None:
+    """Append one event to the log in the caller's transaction (sealed later, see the module
+    docstring; the caller commits).
 
     Args:
-        session: the open session (the caller commits); its pending ORM changes are flushed
-            first, as any query would.
+        session: the open session; its pending ORM changes are flushed first, as any query
+            would.
         actor: who did it.
         action: a verb such as ``ballot.cast``.
         subject: what it concerns, e.g. ``consultation:3/citizen:17``.
         payload: JSON-able details; only their digest is kept (no personal data in the log).
-    Returns:
-        the new event's sequence number (1 for the first event).
     """
-    pdig = payload_digest(payload)
-    label = actor.label
+    values = event_values(actor=actor, action=action, subject=subject, payload=payload)
+    session.flush()
+    _INSERT_EVENT.execute(session.connection(), values).close()
+
+
+def seal_chain(session: Session, *, batch: int = 5000) -> int:
+    """Link every committed, unsealed event to the chain, in ``id`` order (the caller
+    commits; until then the head row stays locked, so concurrent sealers wait and then find
+    nothing left to seal).
+
+    Args:
+        batch: events read and updated per round trip.
+    Returns:
+        the number of events sealed (0 when there were none).
+    """
     session.flush()
     conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        at = clock.now()
-        rest = "|".join((at.isoformat(), label, action, subject, pdig))
-        params = {
-            "rest": rest,
-            "at": at,
-            "actor": label,
-            "action": action,
-            "subject": subject,
-            "pdig": pdig,
-        }
-        appended = _APPEND_PG.execute(conn, params).fetchone()
-        if appended is not None:
-            return int(appended[0])
-    row = _LOCK_HEAD.execute(conn, {}).fetchone()
-    if row is None:  # a schema created without the migration's seed row
+    head = conn.execute(_READ_HEAD.with_for_update()).first()
+    if head is None:  # a schema created without the migration's seed row
         conn.execute(_SEED_HEAD)
-        prev, seq = GENESIS, 1
+        seq, prev = 0, GENESIS
     else:
-        prev, seq = row[1], row[0] + 1
-    at = clock.now()
-    digest = link_digest(prev, seq, at, label, action, subject, pdig)
-    _INSERT_EVENT.execute(
-        conn,
-        {
-            "seq": seq,
-            "at": at,
-            "actor": label,
-            "action": action,
-            "subject": subject,
-            "payload_digest": pdig,
-            "prev_digest": prev,
-            "digest": digest,
-        },
-    )
-    _MOVE_HEAD.execute(conn, {"new_seq": seq, "new_digest": digest})
-    return seq
+        seq, prev = int(head[0]), str(head[1])
+    sealed = 0
+    while True:
+        rows = conn.execute(_UNSEALED.limit(batch)).all()
+        if not rows:
+            break
+        links = []
+        for ev in rows:
+            seq += 1
+            digest = link_digest(
+                prev, seq, ev.at, ev.actor, ev.action, ev.subject, ev.payload_digest
+            )
+            links.append({"e_id": ev.id, "e_seq": seq, "e_prev": prev, "e_digest": digest})
+            prev = digest
+        conn.execute(_SEAL, links)
+        sealed += len(rows)
+    if sealed:
+        conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_digest": prev})
+    return sealed
 
 
 @dataclass(frozen=True, slots=True)
 class ChainReport:
-    """Result of :func:`verify_chain`: ``first_broken`` is ``None`` when the chain is intact."""
+    """Result of :func:`verify_chain`: ``first_broken`` is ``None`` when the sealed chain is
+    intact; ``unsealed`` counts the events not yet linked (not covered by the check)."""
 
     events: int
     first_broken: int | None
     reason: str | None
+    unsealed: int = 0
 
 
 def verify_chain(session: Session, *, batch: int = 5000) -> ChainReport:
-    """Recompute every link in order and report the first that does not match.
+    """Recompute every sealed link in order and report the first that does not match.
 
     Returns:
-        the number of events checked and the sequence number of the first broken link.
+        the number of sealed events checked, the sequence number of the first broken link
+        (``None`` if intact) with the reason, and the number of events not yet sealed.
     """
     prev = GENESIS
     expected_seq = 1
     count = 0
     last_id = 0
+    unsealed = int(
+        session.execute(
+            select(func.count()).select_from(_EVENT).where(_EVENT.c.seq.is_(None))
+        ).scalar_one()
+    )
     while True:
         rows = session.execute(
             select(
@@ -199,22 +208,32 @@ def verify_chain(session: Session, *, batch: int = 5000) -> ChainReport:
         for ev in rows:
             count += 1
             if ev.seq != expected_seq:
-                return ChainReport(count, expected_seq, f"event {expected_seq} is missing")
+                return ChainReport(
+                    count, expected_seq, f"event {expected_seq} is missing", unsealed
+                )
             if ev.prev_digest != prev:
-                return ChainReport(count, ev.seq, "previous-digest field does not match")
+                return ChainReport(
+                    count, ev.seq, "previous-digest field does not match", unsealed
+                )
             again = link_digest(
                 prev, ev.seq, ev.at, ev.actor, ev.action, ev.subject, ev.payload_digest
             )
             if again != ev.digest:
-                return ChainReport(count, ev.seq, "contents do not match the stored digest")
+                return ChainReport(
+                    count, ev.seq, "contents do not match the stored digest", unsealed
+                )
             prev = ev.digest
             expected_seq += 1
             last_id = ev.seq
     # a Core read: an ``AuditHead`` object loaded earlier in this session would be stale,
-    # since :func:`append_event` moves the head with Core statements
+    # since :func:`seal_chain` moves the head with Core statements
     head = session.execute(_READ_HEAD).first()
     if head is None:
-        return ChainReport(count, last_id + 1, "the chain's head row is missing (log wiped?)")
+        return ChainReport(
+            count, last_id + 1, "the chain's head row is missing (log wiped?)", unsealed
+        )
     if head.seq != last_id:
-        return ChainReport(count, last_id + 1, f"head says {head.seq} events, found {last_id}")
-    return ChainReport(count, None, None)
+        return ChainReport(
+            count, last_id + 1, f"head says {head.seq} events, found {last_id}", unsealed
+        )
+    return ChainReport(count, None, None, unsealed)

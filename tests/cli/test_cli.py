@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -142,6 +143,9 @@ def test_commands_before_upgrade_say_what_to_do(cli):
 def test_audit_verify_exits_1_on_a_tampered_chain(cli):
     cli("db", "upgrade")
     cli(*GOOD)
+    first = cli("audit", "verify")  # seals what the command above appended
+    assert first.returncode == 0
+    assert re.fullmatch(r"audit chain intact: (\d+) event\(s\), \1 sealed now\n", first.stdout)
     engine = make_engine(cli.url)
     with engine.begin() as conn:
         conn.execute(AuditEvent.__table__.update().where(AuditEvent.seq == 2)

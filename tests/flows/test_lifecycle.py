@@ -3,9 +3,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from prefect.client.orchestration import get_client
+from sqlalchemy import select
 
 from core import clock
 from core.db import session_scope
+from models import AuditEvent
+from participation.audit import verify_chain
 from participation.consultations import get_consultation
 from tests import factories as f
 
@@ -36,6 +39,16 @@ def test_advance_consultations_moves_due_ones_and_is_idempotent(prefect_harness,
     assert advance_consultations() == []
     assert _status(flow_db, cons) == "closed"
     assert moved[0][0] == slug
+    # each run also sealed the audit events committed before it: the chain covers them all
+    with session_scope(flow_db) as s:
+        report = verify_chain(s)
+        closings = s.execute(select(AuditEvent.seq).where(
+            AuditEvent.action == "consultation.closed",
+            AuditEvent.subject == f"consultation:{cons}")).scalars().all()
+    assert report.first_broken is None
+    assert report.unsealed == 0
+    assert len(closings) == 1
+    assert closings[0] is not None
 
 
 def test_advance_leaves_a_markdown_artifact(prefect_harness, flow_db):
@@ -54,3 +67,4 @@ def test_advance_leaves_a_markdown_artifact(prefect_harness, flow_db):
     newest = max(arts, key=lambda a: a.created)
     assert "Consultations moved: 1" in newest.data
     assert "| published | open |" in newest.data
+    assert "Audit events sealed into the chain: " in newest.data

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import threading
 
 from sqlalchemy import delete, func, select, update
 
 from core.actor import Actor
+from core.db import session_scope
 from models import AuditEvent, AuditHead
 from participation.audit import (
     GENESIS,
@@ -13,6 +15,7 @@ from participation.audit import (
     append_event,
     link_digest,
     payload_digest,
+    seal_chain,
     verify_chain,
 )
 from tests import factories as f
@@ -20,6 +23,7 @@ from tests import factories as f
 
 def test_chain_links_each_event_to_the_previous(session):
     f.consultation(session)
+    seal_chain(session)
     events = session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars().all()
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert events[0].prev_digest == GENESIS
@@ -34,6 +38,7 @@ def test_chain_links_each_event_to_the_previous(session):
 
 def test_tampering_is_reported_at_the_first_broken_link(session):
     f.consultation(session)
+    seal_chain(session)
     report = verify_chain(session)
     assert report.first_broken is None
     assert report.events >= 6
@@ -45,25 +50,32 @@ def test_tampering_is_reported_at_the_first_broken_link(session):
 
 def test_deleted_event_is_reported(session):
     f.consultation(session)
+    seal_chain(session)
     session.execute(AuditEvent.__table__.delete().where(AuditEvent.seq == 2))
     assert verify_chain(session).first_broken == 2
 
 
 def test_appended_digests_match_the_formula_with_non_ascii_text(session):
+    seal_chain(session)
     before = session.execute(select(func.max(AuditEvent.seq))).scalar_one() or 0
     who = Actor(kind="system", name="Zażółć gęślą jaźń")
-    seqs = [
+    subjects = ("consultation:1/ä|ß", "提案:7", "plain")
+    for subject in subjects:
         append_event(session, actor=who, action="note", subject=subject, payload={"k": subject})
-        for subject in ("consultation:1/ä|ß", "提案:7", "plain")
-    ]
-    assert seqs == [before + 1, before + 2, before + 3]
+    # appended, not yet in the chain
+    assert verify_chain(session).unsealed == 3
+    assert session.execute(
+        select(func.count()).where(AuditEvent.seq.is_(None), AuditEvent.digest.is_(None))
+    ).scalar_one() == 3
+    assert seal_chain(session) == 3
     events = (
         session.execute(select(AuditEvent).where(AuditEvent.seq > before).order_by(AuditEvent.seq))
         .scalars()
         .all()
     )
+    assert [e.seq for e in events] == [before + 1, before + 2, before + 3]
     prev = events[0].prev_digest
-    for e, subject in zip(events, ("consultation:1/ä|ß", "提案:7", "plain"), strict=True):
+    for e, subject in zip(events, subjects, strict=True):
         text = "|".join(
             (
                 prev,
@@ -78,15 +90,69 @@ def test_appended_digests_match_the_formula_with_non_ascii_text(session):
         assert e.prev_digest == prev
         assert e.digest == hashlib.sha256(text.encode("utf-8")).hexdigest()
         prev = e.digest
-    assert verify_chain(session).first_broken is None
+    assert verify_chain(session) == ChainReport(before + 3, None, None, 0)
+    assert seal_chain(session) == 0  # nothing left: sealing again changes nothing
+    assert verify_chain(session) == ChainReport(before + 3, None, None, 0)
 
 
-def test_first_append_without_a_head_row_starts_from_genesis(session):
+def test_first_seal_without_a_head_row_starts_from_genesis(session):
     session.execute(delete(AuditEvent))
     session.execute(delete(AuditHead))
-    seq = append_event(session, actor=f.SYSTEM, action="note", subject="x", payload=None)
-    assert seq == 1
+    append_event(session, actor=f.SYSTEM, action="note", subject="x", payload=None)
+    assert seal_chain(session) == 1
     event = session.execute(select(AuditEvent)).scalar_one()
-    assert event.prev_digest == GENESIS
-    assert append_event(session, actor=f.SYSTEM, action="note", subject="y") == 2
-    assert verify_chain(session) == ChainReport(2, None, None)
+    assert (event.seq, event.prev_digest) == (1, GENESIS)
+    append_event(session, actor=f.SYSTEM, action="note", subject="y")
+    assert seal_chain(session) == 1
+    assert verify_chain(session) == ChainReport(2, None, None, 0)
+
+
+def test_events_appended_while_sealers_run_are_each_sealed_once(fresh_db):
+    """Eight writers append 40 events each in their own transactions while two sealers seal
+    over and over: afterwards every event has one place in one unbroken chain."""
+    engine = fresh_db.engine()
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    sealed: list[int] = []
+
+    def write(w: int) -> None:
+        try:
+            for k in range(40):
+                with session_scope(engine) as s:
+                    append_event(s, actor=f.SYSTEM, action="note", subject=f"w{w}/{k}",
+                                 payload={"w": w, "k": k})
+        except BaseException as exc:
+            errors.append(exc)
+
+    def seal() -> None:
+        try:
+            while not stop.is_set():
+                with session_scope(engine) as s:
+                    sealed.append(seal_chain(s, batch=7))
+        except BaseException as exc:
+            errors.append(exc)
+
+    writers = [threading.Thread(target=write, args=(w,)) for w in range(8)]
+    sealers = [threading.Thread(target=seal) for _ in range(2)]
+    for t in writers + sealers:
+        t.start()
+    for t in writers:
+        t.join()
+    stop.set()
+    for t in sealers:
+        t.join()
+    with session_scope(engine) as s:
+        sealed.append(seal_chain(s))
+    assert errors == []
+    with session_scope(engine) as s:
+        report = verify_chain(s)
+        notes = s.execute(
+            select(AuditEvent.subject, AuditEvent.seq).where(AuditEvent.action == "note")
+        ).all()
+    assert report.first_broken is None
+    assert report.unsealed == 0
+    assert sorted(subject for subject, _ in notes) == sorted(
+        f"w{w}/{k}" for w in range(8) for k in range(40))
+    assert sum(sealed) == report.events  # each event sealed by exactly one sealer
+    assert len({seq for _, seq in notes}) == 320
+    engine.dispose()

@@ -43,7 +43,7 @@ def test_approval_ballot_is_stored_with_ledger_and_audit(session):
     assert kinds == [("ballot", "inbound", "web")]
     assert (
         session.execute(
-            select(AuditEvent.action).order_by(AuditEvent.seq.desc()).limit(1)
+            select(AuditEvent.action).order_by(AuditEvent.id.desc()).limit(1)
         ).scalar_one()
         == "ballot.cast"
     )

@@ -14,7 +14,7 @@ from core import clock
 from core.actor import Actor
 from core.db import session_scope
 from models import AuditEvent, Ballot, BallotChoice, Contact
-from participation.audit import verify_chain
+from participation.audit import seal_chain, verify_chain
 from participation.ballots import ballot_of, cast_ballot
 from tests import factories as f
 
@@ -62,7 +62,10 @@ def test_sixteen_concurrent_casts_for_one_citizen_make_one_ballot(fresh_db):
             s.execute(select(func.count()).where(AuditEvent.action.like("ballot.%"))).scalar_one()
             == 16
         )
-        assert verify_chain(s).first_broken is None
+        seal_chain(s)
+        report = verify_chain(s)
+        assert report.first_broken is None
+        assert report.unsealed == 0
     engine.dispose()
 
 
@@ -145,5 +148,8 @@ def test_eight_writers_leave_one_ballot_per_citizen_with_its_last_choices(fresh_
             select(func.count()).select_from(Contact).where(Contact.kind == "ballot")
         ).scalar_one()
         assert ledger == sum(casts.values())
-        assert verify_chain(s).first_broken is None
+        seal_chain(s)
+        report = verify_chain(s)
+        assert report.first_broken is None
+        assert report.unsealed == 0
     engine.dispose()

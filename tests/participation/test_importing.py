@@ -143,7 +143,7 @@ def test_one_audit_event_and_one_import_record_per_import(session):
     events = _count(session, AuditEvent)
     out = import_pabulib(session, path=SMALL, actor=IMPORTER)
     assert _count(session, AuditEvent) == events + 1
-    action = session.execute(select(AuditEvent.action).order_by(AuditEvent.seq.desc())
+    action = session.execute(select(AuditEvent.action).order_by(AuditEvent.id.desc())
                              .limit(1)).scalar_one()
     assert action == "consultation.import"
     record = session.execute(select(ImportRecord).where(

@@ -102,7 +102,7 @@ def test_tally_is_idempotent_and_audited(session):
     first = tally(session, consultation_id=out.consultation_id)
     second = tally(session, consultation_id=out.consultation_id)
     assert first == second
-    actions = session.execute(select(AuditEvent.action).order_by(AuditEvent.seq.desc())
+    actions = session.execute(select(AuditEvent.action).order_by(AuditEvent.id.desc())
                               .limit(3)).scalars().all()
     assert actions == ["consultation.tally", "consultation.tally", "consultation.tallied"]
 
@@ -151,7 +151,7 @@ def test_closing_records_the_ballot_total_that_the_tally_uses(session):
     c = session.get(Consultation, cid)
     assert c.ballots_at_close == 3
     event = session.execute(
-        select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)
+        select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)
     ).scalar_one()
     assert (event.action, event.payload_digest) == (
         "consultation.closed", payload_digest({"from": "open", "to": "closed", "ballots": 3}))
