@@ -215,14 +215,29 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
 
 
 def group_alive(pgid: int) -> bool:
-    """Whether any process is left in process group ``pgid``."""
+    """Whether any live process is left in process group ``pgid``.
+
+    A group whose members have all exited but are not yet reaped (zombies: their parent
+    was killed, and whoever adopted them has not waited for them yet) is not alive; on
+    Linux the members' states are read from ``/proc/<pid>/stat`` (field 3, state ``Z``).
+    """
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended while we looked
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def port_free(host: str, port: int) -> bool:

@@ -302,7 +302,7 @@ def consultation_cycle(
                 steps.append(("report", clock.now().isoformat(), report["files"].get("html")))
         # the cycle's last events (tally, results, report) go into the chain now, not at the
         # next minute's deadlines run
-        steps.append(("audit events sealed", clock.now().isoformat(), seal_task()))
+        seal_task()
         with session_scope() as s:
             final = s.get(Consultation, consultation_id)
             result_json = dict(final.result or {}) if final is not None else {}

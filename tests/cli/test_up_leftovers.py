@@ -94,3 +94,21 @@ def test_children_stop_when_up_itself_is_killed(tmp_path: Path):
     while group_alive(child) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not group_alive(child)  # the kernel's parent-death signal stopped it
+
+
+def test_a_group_of_unreaped_exited_processes_is_not_alive():
+    """An exited child nobody has waited for yet (a zombie, as the children of a killed
+    ``up`` are until their new parent reaps them) still answers ``killpg(pgid, 0)``."""
+    import os
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"], start_new_session=True)
+    stat = Path(f"/proc/{proc.pid}/stat")
+    deadline = time.monotonic() + 30
+    while stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline, "the child did not exit"
+        time.sleep(0.05)
+    os.killpg(proc.pid, 0)  # the zombie is still a member of its group: no error
+    assert not group_alive(proc.pid)
+    proc.wait()
+    assert not group_alive(proc.pid)
