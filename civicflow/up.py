@@ -63,8 +63,12 @@ def _die_with_parent() -> None:
     """In the child before exec: ask the kernel for SIGINT when the parent dies (Linux).
 
     SIGINT, what Ctrl-C sends, because every child stops on it (Prefect's ``serve`` carries
-    on after a SIGTERM).
+    on after a SIGTERM). Its disposition is reset to the default first: a shell without job
+    control starts ``civicflow up &`` with SIGINT ignored, children inherit that, and an
+    ignored SIGINT would neither deliver the parent-death signal nor stop them on shutdown
+    (Python installs its Ctrl-C handler only over the default disposition).
     """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, int(signal.SIGINT))  # 1 = PR_SET_PDEATHSIG

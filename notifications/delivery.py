@@ -252,6 +252,7 @@ def deliver_pending(
     on_stuck: StuckPolicy = "resend",
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     settings: Settings | None = None,
+    only: Sequence[int] | None = None,
 ) -> DeliveryReport:
     """Send every due outbox row, batch by batch, until none is due (or ``limit`` is reached).
 
@@ -266,6 +267,10 @@ def deliver_pending(
             the module docstring.
         max_attempts: tries after which a transiently failing or stuck row is ``failed``.
         settings: for the app URL, signing secret and SMS segment limit.
+        only: send only these outbox rows (ids), if still due and queued, and skip the
+            recovery of stuck rows — e.g. a sign-in code the app sends at once instead of
+            waiting for the next scheduled run. The claim is the same as every run's, so
+            a scheduled run at the same moment cannot send the row a second time.
     Returns:
         a :class:`~notifications.schemas.DeliveryReport`.
     Raises:
@@ -285,21 +290,46 @@ def deliver_pending(
     )
     st = settings or get_settings()
     tally = _Tally()
-    with _tx(factory) as s:
-        tally.recovered = _recover_stuck(
-            s, now or clock.now(), lease_seconds, on_stuck, max_attempts
-        )
+    if only is None:
+        with _tx(factory) as s:
+            tally.recovered = _recover_stuck(
+                s, now or clock.now(), lease_seconds, on_stuck, max_attempts
+            )
     while limit is None or tally.claimed < limit:
         at = now or clock.now()
         size = batch_size if limit is None else min(batch_size, limit - tally.claimed)
         with _tx(factory) as s:
-            batch = _claim(s, at, size)
+            batch = _claim(s, at, size, only)
         if not batch:
             break
         tally.claimed += len(batch)
         tally.batches += 1
         _process(factory, batch, at, email_sender, sms_sender, max_attempts, st, tally)
     return tally.report()
+
+
+def send_now(
+    bind: Engine | SessionFactory, message_ids: Sequence[int], *, settings: Settings | None = None
+) -> DeliveryReport:
+    """Send these outbox rows at once, through the backends the settings name — for messages
+    a person is waiting for (a sign-in code), instead of at the next scheduled run (every
+    minute under ``civicflow up``; never when only the app runs).
+
+    Args:
+        bind: an engine or a session factory.
+        message_ids: outbox row ids; rows already sent, or not due yet, are left alone.
+        settings: default :func:`core.settings.get_settings`.
+    Returns:
+        the :class:`~notifications.schemas.DeliveryReport` of those rows.
+    Raises:
+        whatever the sender raises (the row is then retried by the next scheduled run, as
+        any failed attempt).
+    """
+    email_sender, sms_sender = make_senders(settings)
+    return deliver_pending(
+        bind, email_sender=email_sender, sms_sender=sms_sender, settings=settings,
+        only=message_ids,
+    )
 
 
 def _recover_stuck(
@@ -336,7 +366,9 @@ def _rowcount(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _claim(session: Session, now: datetime, size: int) -> list[_Claimed]:
+def _claim(
+    session: Session, now: datetime, size: int, only: Sequence[int] | None = None
+) -> list[_Claimed]:
     table = cast(Table, OutboxMessage.__table__)
     due = (
         select(table.c.id)
@@ -344,6 +376,8 @@ def _claim(session: Session, now: datetime, size: int) -> list[_Claimed]:
         .order_by(table.c.not_before, table.c.id)
         .limit(size)
     )
+    if only is not None:
+        due = due.where(table.c.id.in_(list(only)))
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     ids = list(session.execute(due).scalars())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
@@ -11,6 +12,19 @@ from core.settings import get_settings
 from participation import auth
 from participation_app import i18n, state, ui
 from participation_app.ui import tr
+
+
+def _send_now(message_id: int) -> None:
+    """Send the sign-in code now, not at the next scheduled delivery run (a person is
+    waiting for it). If it cannot go now (a provider error), it stays queued and that run
+    retries it; the page says the same either way."""
+    from notifications.delivery import send_now
+
+    try:
+        send_now(state.engine(), [message_id])
+    except Exception:  # any provider or network error: the queued row is retried later
+        logging.getLogger(__name__).exception("sign-in code %s left for the next run", message_id)
+
 
 st.title(tr("signin.title"))
 ui.show_flash()
@@ -33,10 +47,12 @@ with citizen_tab:
                 where = {"email": address} if by == "email" else {"phone": address}
                 try:
                     with state.db() as s:
-                        auth.request_signin_code(s, channel=by, **where)
+                        asked = auth.request_signin_code(s, channel=by, **where)
                 except CivicFlowError as exc:
                     ui.error(exc)
                 else:
+                    if asked.outbox_message_id is not None:
+                        _send_now(asked.outbox_message_id)
                     st.session_state["signin_pending"] = where
                     st.rerun()
     else:

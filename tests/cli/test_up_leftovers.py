@@ -8,6 +8,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from civicflow.up import _start_ticks, group_alive, stop_leftovers
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
@@ -68,6 +70,8 @@ def test_groups_that_are_gone_and_a_missing_file_are_nothing_to_do(tmp_path: Pat
 PARENT = """
 import sys, time
 from pathlib import Path
+
+import pytest
 from civicflow.up import Stack
 child = Stack().start("sleeper", [sys.executable, "-c", "import time; time.sleep(120)"],
                       {}, Path(sys.argv[1]))
@@ -76,15 +80,22 @@ time.sleep(120)
 """
 
 
-def test_children_stop_when_up_itself_is_killed(tmp_path: Path):
+@pytest.mark.parametrize("sigint", ["default", "ignored"])
+def test_children_stop_when_up_itself_is_killed(tmp_path: Path, sigint: str):
+    """Also when ``up`` starts with SIGINT ignored, as ``civicflow up &`` from a script does
+    (a shell without job control ignores SIGINT in background commands)."""
     import os
     import signal
     import time
 
+    def start_with_sigint_ignored() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     parent = subprocess.Popen([sys.executable, "-c", PARENT, str(tmp_path)],
                               stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parents[2],
                               env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve()
-                                                                  .parents[2])})
+                                                                  .parents[2])},
+                              preexec_fn=start_with_sigint_ignored if sigint == "ignored" else None)
     assert parent.stdout is not None
     child = int(parent.stdout.readline())
     assert group_alive(child)

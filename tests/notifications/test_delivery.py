@@ -131,6 +131,31 @@ def test_memory_backends_send_and_the_ledger_records_it(session, factory):
     assert deliver_pending(factory, email_sender=email, sms_sender=sms).claimed == 0
 
 
+def test_only_the_named_rows_are_sent_and_only_once(session, factory):
+    """``only`` (the app sending a sign-in code at once) sends those rows and leaves the
+    rest for the scheduled run, which then does not send them again."""
+    cons, _ = f.consultation(session)
+    a = person(session, [("email", "invitations")], display_name="Ann")
+    b = person(session, [("email", "invitations")], display_name="Bob")
+    plan_invitations(session, consultation_id=cons, actor=f.SYSTEM)
+    ids = dict(session.execute(
+        select(OutboxMessage.citizen_id, OutboxMessage.id).where(OutboxMessage.kind == "invitation")
+    ).all())
+    email, sms = memory()
+
+    report = deliver_pending(factory, email_sender=email, sms_sender=sms, only=[ids[a]])
+
+    assert (report.claimed, report.counts) == (1, {"email": {"sent": 1}})
+    assert [m.to_name for m in email.sent] == ["Ann"]
+    state = outbox(session)
+    assert state[f"invitation:{cons}:0:{a}:email"][0] == "sent"
+    assert state[f"invitation:{cons}:0:{b}:email"][0] == "pending"
+    # asking again for the same row sends nothing; the scheduled run sends only Bob's
+    assert deliver_pending(factory, email_sender=email, sms_sender=sms, only=[ids[a]]).claimed == 0
+    assert deliver_pending(factory, email_sender=email, sms_sender=sms).claimed == 1
+    assert [m.to_name for m in email.sent] == ["Ann", "Bob"]
+
+
 def test_no_reminder_to_someone_who_voted_after_it_was_queued(session, factory):
     cons, pids = f.consultation(session)
     policy(session, cons, quiet_start=0, quiet_end=0)
