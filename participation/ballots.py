@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import secrets
 from collections.abc import Mapping
+from datetime import UTC
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -297,6 +298,8 @@ def cast_ballot(
     if not rows:
         raise NotFound(f"no consultation {consultation_id!r}", field="consultation")
     status, opens_at, closes_at, method, params, eligibility, voter, district, born = rows[0][:9]
+    # psycopg gives the session's time zone; messages and the age rule's date read UTC
+    opens_at, closes_at = opens_at.astimezone(UTC), closes_at.astimezone(UTC)
     if status != "open" or not (opens_at <= now < closes_at):
         raise NotAllowed(
             f"voting is not open (consultation is {status}, window "
