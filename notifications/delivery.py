@@ -322,14 +322,34 @@ def send_now(
     Returns:
         the :class:`~notifications.schemas.DeliveryReport` of those rows.
     Raises:
-        whatever the sender raises (the row is then retried by the next scheduled run, as
-        any failed attempt).
+        whatever building the senders or sending raises. A row this call claimed and could
+        not finish is put back as ``pending``, due now, for the next scheduled run — not
+        left ``sending`` until its lease runs out (10 minutes: as long as a sign-in code
+        lives). At least once: if the provider took it before failing, it goes twice.
     """
     email_sender, sms_sender = make_senders(settings)
-    return deliver_pending(
-        bind, email_sender=email_sender, sms_sender=sms_sender, settings=settings,
-        only=message_ids,
-    )
+    at = clock.now()
+    try:
+        return deliver_pending(
+            bind, email_sender=email_sender, sms_sender=sms_sender, settings=settings,
+            only=message_ids, now=at,
+        )
+    except Exception:
+        factory = (
+            bind if isinstance(bind, sessionmaker)
+            else sessionmaker(bind=bind, expire_on_commit=False)
+        )
+        with _tx(factory) as s:
+            s.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id.in_(list(message_ids)),
+                    OutboxMessage.status == "sending",
+                    OutboxMessage.claimed_at == at,  # claimed by this call, no other
+                )
+                .values(status="pending", claimed_at=None, not_before=at)
+            )
+        raise
 
 
 def _recover_stuck(

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.actor import Actor
+from core.errors import Conflict
 from core.prepared import Prepared
 from models import AuditEvent, AuditHead
 
@@ -131,12 +132,24 @@ def seal_chain(session: Session, *, batch: int = 5000) -> int:
         batch: events read and updated per round trip.
     Returns:
         the number of events sealed (0 when there were none).
+    Raises:
+        Conflict: (field ``audit_head``) the head row is gone while sealed events exist —
+            tampering, which :func:`verify_chain` names; nothing is sealed then.
     """
     session.flush()
     conn = session.connection()
     head = conn.execute(_READ_HEAD.with_for_update()).first()
-    if head is None:  # a schema created without the migration's seed row
-        conn.execute(_SEED_HEAD)
+    if head is None:
+        sealed_before = conn.execute(select(func.count()).where(_EVENT.c.seq.is_not(None)))
+        if sealed_before.scalar_one():
+            # starting again from the genesis would overwrite the evidence (and collide
+            # with the sealed sequence numbers): leave it for verify_chain to report
+            raise Conflict(
+                "the audit chain's head row is missing while sealed events exist; "
+                "the log has been tampered with (`civicflow audit verify` reports it)",
+                field="audit_head",
+            )
+        conn.execute(_SEED_HEAD)  # a schema created without the migration's seed row
         seq, prev = 0, GENESIS
     else:
         seq, prev = int(head[0]), str(head[1])
@@ -174,10 +187,20 @@ class ChainReport:
 def verify_chain(session: Session, *, batch: int = 5000) -> ChainReport:
     """Recompute every sealed link in order and report the first that does not match.
 
+    The head is read first and the walk stops at its sequence number: a sealer that
+    commits during the walk (each statement of a PostgreSQL READ COMMITTED transaction sees
+    the latest commits) moves the head and adds events beyond it together, so reading the
+    head last would compare it with events read before that seal and report a break that
+    is not there. Events sealed after the head was read are left for the next check.
+
     Returns:
         the number of sealed events checked, the sequence number of the first broken link
         (``None`` if intact) with the reason, and the number of events not yet sealed.
     """
+    # a Core read: an ``AuditHead`` object loaded earlier in this session would be stale,
+    # since :func:`seal_chain` moves the head with Core statements
+    head = session.execute(_READ_HEAD).first()
+    upto = _EVENT.c.seq <= head.seq if head is not None else _EVENT.c.seq.is_not(None)
     prev = GENESIS
     expected_seq = 1
     count = 0
@@ -199,7 +222,7 @@ def verify_chain(session: Session, *, batch: int = 5000) -> ChainReport:
                 _EVENT.c.prev_digest,
                 _EVENT.c.digest,
             )
-            .where(_EVENT.c.seq >= expected_seq)
+            .where(_EVENT.c.seq >= expected_seq, upto)
             .order_by(_EVENT.c.seq)
             .limit(batch)
         ).all()
@@ -225,9 +248,6 @@ def verify_chain(session: Session, *, batch: int = 5000) -> ChainReport:
             prev = ev.digest
             expected_seq += 1
             last_id = ev.seq
-    # a Core read: an ``AuditHead`` object loaded earlier in this session would be stale,
-    # since :func:`seal_chain` moves the head with Core statements
-    head = session.execute(_READ_HEAD).first()
     if head is None:
         return ChainReport(
             count, last_id + 1, "the chain's head row is missing (log wiped?)", unsealed
@@ -235,5 +255,9 @@ def verify_chain(session: Session, *, batch: int = 5000) -> ChainReport:
     if head.seq != last_id:
         return ChainReport(
             count, last_id + 1, f"head says {head.seq} events, found {last_id}", unsealed
+        )
+    if head.digest != prev:
+        return ChainReport(
+            count, last_id, "the head's digest is not the last event's", unsealed
         )
     return ChainReport(count, None, None, unsealed)

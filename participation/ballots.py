@@ -65,7 +65,8 @@ def _context(n: int) -> Any:
     per ``n``.
 
     One row per chosen proposal that is open (published) in this consultation, with its
-    cost, or a single row with a NULL proposal when none is; the outer joins keep the
+    cost, or a single row with a NULL proposal when none is (the consultation row is locked
+    in share mode, see below); the outer joins keep the
     consultation's row when there is no such citizen (citizen id NULL). Parameters:
     ``consultation_id``, ``citizen_id``, ``p0`` … ``p{n-1}`` (fixed parameters, not an
     expanding ``IN``, which SQLAlchemy re-renders on every execution).
@@ -99,6 +100,11 @@ def _context(n: int) -> Any:
                 )
             )
             .where(_CONS.c.id == bindparam("consultation_id"))
+            # PostgreSQL: hold the consultation row in share mode until the commit, so
+            # closing (which locks it for update, then records the ballot total) waits for
+            # every cast that saw it open, and a cast that starts meanwhile reads it closed
+            # (SQLite serialises write transactions anyway and renders no lock clause)
+            .with_for_update(read=True, of=_CONS)
         )
     return stmt
 

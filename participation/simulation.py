@@ -216,15 +216,19 @@ def arrive_ballots(
     """Insert the real ballots whose modelled arrival time is at or before ``until``.
 
     Each ballot is cast at its arrival time on the web channel and adds a ledger entry;
-    ballots that arrived earlier are left alone, so calling this again is harmless.
+    ballots that arrived earlier are left alone, so calling this again is harmless. Once
+    voting has closed nothing arrives (the consultation row is locked while ballots are
+    added, so a close waits for them and counts them).
 
     Returns:
         the number of ballots inserted now.
     """
     actor.require_staff("organizer")
-    c = session.get(Consultation, consultation_id)
+    c = session.get(Consultation, consultation_id, with_for_update=True)
     if c is None:
         raise ValidationError(f"no consultation {consultation_id}", field="consultation_id")
+    if c.status in ("closed", "tallied", "reported", "archived"):
+        return 0  # voting is over and its total recorded: a resumed cycle adds nothing
     file = Path(path)
     pb = parse_pb(file)
     digest = content_digest(file)[:8]

@@ -644,3 +644,30 @@ def test_consultation_row_is_left_untouched_by_delivery(session, factory):
     email, sms = memory()
     deliver_pending(factory, email_sender=email, sms_sender=sms)
     assert session.execute(select(Consultation.status, Consultation.result)).all() == before
+
+
+def test_send_now_puts_a_row_it_could_not_finish_back_for_the_next_run(
+    session, factory, monkeypatch
+):
+    """A sign-in code whose provider call raises is not left ``sending`` until its lease
+    (10 minutes, the code's whole life) runs out: it is pending again, due at once."""
+    import notifications.delivery as delivery
+
+    cid = person(session)
+    at = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    clock.set_clock(clock.FrozenClock(at))
+    out = enqueue_signin_code(session, citizen_id=cid, signin_code_id=1, code="482913",
+                              minutes_valid=10, actor=Actor(kind="citizen", id=cid),
+                              channel="email")
+    dead = LogEmail(crash=True)  # takes the message, then the connection dies
+    monkeypatch.setattr(delivery, "make_senders", lambda settings=None: (dead, LogSms()))
+    with pytest.raises(RuntimeError, match="worker died"):
+        delivery.send_now(factory, [out.message_id])
+    row = session.get(OutboxMessage, out.message_id)
+    session.refresh(row)
+    assert (row.status, row.claimed_at, row.not_before, row.attempts) == ("pending", None, at, 1)
+    assert dead.log == [row.idempotency_key]
+    email, sms = memory()
+    report = deliver_pending(factory, email_sender=email, sms_sender=sms)
+    assert report.counts == {"email": {"sent": 1}}
+    assert "482913" in email.sent[0].text

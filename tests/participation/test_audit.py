@@ -3,11 +3,14 @@ from __future__ import annotations
 import hashlib
 import itertools
 import threading
+import time
 
+import pytest
 from sqlalchemy import delete, func, select, update
 
 from core.actor import Actor
 from core.db import session_scope
+from core.errors import Conflict
 from models import AuditEvent, AuditHead
 from participation.audit import (
     GENESIS,
@@ -155,4 +158,67 @@ def test_events_appended_while_sealers_run_are_each_sealed_once(fresh_db):
         f"w{w}/{k}" for w in range(8) for k in range(40))
     assert sum(sealed) == report.events  # each event sealed by exactly one sealer
     assert len({seq for _, seq in notes}) == 320
+    engine.dispose()
+
+
+def test_a_wiped_head_is_reported_not_papered_over(session):
+    """Deleting the head row once events are sealed is tampering: sealing refuses (it would
+    start again from the genesis over the evidence) and verification names it."""
+    f.consultation(session)
+    sealed = seal_chain(session)
+    assert sealed > 0
+    session.execute(delete(AuditHead))
+    append_event(session, actor=f.SYSTEM, action="note", subject="after the wipe")
+    with pytest.raises(Conflict, match="head row is missing") as refused:
+        seal_chain(session)
+    assert refused.value.field == "audit_head"
+    report = verify_chain(session)
+    assert report.reason == "the chain's head row is missing (log wiped?)"
+    assert report.unsealed == 1
+    assert session.execute(
+        select(func.count()).where(AuditEvent.seq.is_not(None))
+    ).scalar_one() == sealed  # nothing renumbered
+
+
+def test_verifying_while_sealers_commit_reports_no_false_break(fresh_db):
+    """``verify_chain`` against writers and a sealer committing throughout (on PostgreSQL
+    each statement sees the newest commits): every check that runs says intact."""
+    engine = fresh_db.engine()
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def write_and_seal() -> None:
+        try:
+            k = 0
+            while not stop.is_set():
+                with session_scope(engine) as s:
+                    append_event(s, actor=f.SYSTEM, action="note", subject=f"n{k}")
+                if k % 3 == 0:
+                    with session_scope(engine) as s:
+                        seal_chain(s)
+                k += 1
+        except BaseException as exc:
+            errors.append(exc)
+
+    workers = [threading.Thread(target=write_and_seal) for _ in range(2)]
+    for t in workers:
+        t.start()
+    reports = []
+    try:
+        for _ in range(60):
+            with session_scope(engine) as s:
+                reports.append(verify_chain(s, batch=50))
+            time.sleep(0.005)  # SQLite: let the writers take the write lock between checks
+    finally:
+        stop.set()
+        for t in workers:
+            t.join()
+    assert errors == []
+    assert [r for r in reports if r.first_broken is not None] == []
+    assert [r.events for r in reports] == sorted(r.events for r in reports)
+    with session_scope(engine) as s:
+        seal_chain(s)
+        final = verify_chain(s)
+    assert final.first_broken is None
+    assert final.events > reports[0].events  # the writers and sealers did work meanwhile
     engine.dispose()

@@ -8,12 +8,14 @@ import threading
 from collections import Counter
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from core import clock
 from core.actor import Actor
 from core.db import session_scope
-from models import AuditEvent, Ballot, BallotChoice, Contact
+from core.errors import NotAllowed
+from models import AuditEvent, Ballot, BallotChoice, Consultation, Contact
 from participation.audit import seal_chain, verify_chain
 from participation.ballots import ballot_of, cast_ballot
 from tests import factories as f
@@ -152,4 +154,78 @@ def test_eight_writers_leave_one_ballot_per_citizen_with_its_last_choices(fresh_
         report = verify_chain(s)
         assert report.first_broken is None
         assert report.unsealed == 0
+    engine.dispose()
+
+
+def test_a_cast_racing_the_close_is_counted_or_refused_never_lost(fresh_db, monkeypatch):
+    """The deadline run closes the consultation while a last-second cast is between its
+    read of the consultation (open) and its ballot insert. Closing must wait for that cast
+    and count it; otherwise the recorded total (the tally's denominator) misses a stored
+    ballot. A cast that starts after the close has begun is refused instead."""
+    import participation.ballots as ballots
+    from participation.consultations import transition
+
+    engine = fresh_db.engine()
+    with session_scope(engine) as s:
+        cons, pids = f.consultation(s)
+        voters = [f.citizen(s) for _ in range(3)]
+    closes = f.T0 + timedelta(days=14)
+    clock.set_clock(clock.FrozenClock(closes - timedelta(milliseconds=5)))
+    for v in voters[:2]:
+        with session_scope(engine) as s:
+            cast_ballot(s, consultation_id=cons, citizen_id=v, choices={pids[0]: 1},
+                        channel="web", actor=Actor(kind="citizen", id=v))
+
+    closing_started = threading.Event()
+    outcome: dict[str, object] = {}
+
+    def close() -> None:
+        try:
+            with session_scope(engine) as s:
+                closing_started.set()
+                transition(s, consultation_id=cons, to="closed", actor=f.SYSTEM, at=closes)
+            outcome["closed"] = True
+        except BaseException as exc:
+            outcome["close_error"] = exc
+
+    real_validate = ballots.validate_ballot
+
+    def validate_while_closing(*args, **kwargs):
+        # the cast has read the consultation as open; now the close starts and runs as far
+        # as it can before this cast commits
+        closer = threading.Thread(target=close)
+        closer.start()
+        closing_started.wait(10)
+        closer.join(1.0)  # it must still be waiting for this cast, not done
+        outcome["closed_before_cast_committed"] = not closer.is_alive()
+        outcome["closer"] = closer
+        return real_validate(*args, **kwargs)
+
+    monkeypatch.setattr(ballots, "validate_ballot", validate_while_closing)
+    v = voters[2]
+    with session_scope(engine) as s:
+        receipt = cast_ballot(s, consultation_id=cons, citizen_id=v, choices={pids[1]: 1},
+                              channel="web", actor=Actor(kind="citizen", id=v))
+    outcome["closer"].join(30)  # type: ignore[attr-defined]
+    assert "close_error" not in outcome
+    assert outcome["closed"] is True
+    assert outcome["closed_before_cast_committed"] is False
+    assert receipt.revision == 1
+    with session_scope(engine) as s:
+        stored = s.execute(
+            select(func.count()).select_from(Ballot).where(Ballot.consultation_id == cons)
+        ).scalar_one()
+        recorded = s.execute(
+            select(Consultation.ballots_at_close).where(Consultation.id == cons)
+        ).scalar_one()
+    assert (stored, recorded) == (3, 3)
+
+    # a cast that starts once the close is under way (or done) is refused, and nothing is
+    # stored for it
+    monkeypatch.setattr(ballots, "validate_ballot", real_validate)
+    with session_scope(engine) as s:
+        fourth = f.citizen(s)
+    with pytest.raises(NotAllowed, match="voting is not open"), session_scope(engine) as s:
+        cast_ballot(s, consultation_id=cons, citizen_id=fourth, choices={pids[0]: 1},
+                    channel="web", actor=Actor(kind="citizen", id=fourth))
     engine.dispose()
