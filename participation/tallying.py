@@ -446,8 +446,12 @@ def tally(
     actor.require_staff("organizer")
     c = get_consultation(session, ref=consultation_id)
     if c.status not in ("closed", "tallied"):
-        raise NotAllowed(f"only a closed consultation can be tallied (this one is {c.status})",
-                         field="consultation")
+        # once reported, the stored result is what the council was given: not recomputed
+        where = ("; its result, stored when it was tallied, is in its governance report"
+                 if c.status in ("reported", "archived") else "")
+        raise NotAllowed(
+            f"only a closed consultation can be tallied (this one is {c.status}{where})",
+            field="consultation")
     if later_round_projects is not None and c.method != "budget":
         raise ValidationError("a later round exists only for budgets",
                               field="later_round_projects")

@@ -134,6 +134,20 @@ def test_open_consultation_cannot_be_tallied(session):
         tally(session, consultation_id=cid)
 
 
+def test_a_reported_consultation_is_not_tallied_again_and_says_where_its_result_is(session):
+    from participation.consultations import transition
+
+    cid, pids = factories.consultation(session, method="approval")
+    _vote(session, cid, [{0: 1}], pids)
+    _close(session, cid)
+    first = tally(session, consultation_id=cid).result
+    transition(session, consultation_id=cid, to="reported", actor=factories.SYSTEM)
+    with pytest.raises(NotAllowed, match=r"this one is reported; its result, stored when it "
+                                         r"was tallied, is in its governance report"):
+        tally(session, consultation_id=cid)
+    assert session.get(Consultation, cid).result == first
+
+
 def test_approval_counts_and_shares(session):
     cid, pids = factories.consultation(session, method="approval")
     _vote(session, cid, [{0: 1, 1: 1}, {0: 1}, {2: 1}, {0: 1, 2: 1}], pids)
