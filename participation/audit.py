@@ -133,8 +133,9 @@ def seal_chain(session: Session, *, batch: int = 5000) -> int:
     Returns:
         the number of events sealed (0 when there were none).
     Raises:
-        Conflict: (field ``audit_head``) the head row is gone while sealed events exist —
-            tampering, which :func:`verify_chain` names; nothing is sealed then.
+        Conflict: (field ``audit_head``) the head row is gone while sealed events exist,
+            or an event is numbered beyond the head — tampering, which :func:`verify_chain`
+            names; nothing is sealed then.
     """
     session.flush()
     conn = session.connection()
@@ -153,6 +154,13 @@ def seal_chain(session: Session, *, batch: int = 5000) -> int:
         seq, prev = 0, GENESIS
     else:
         seq, prev = int(head[0]), str(head[1])
+    beyond = conn.execute(select(_EVENT.c.seq).where(_EVENT.c.seq > seq).limit(1)).first()
+    if beyond is not None:  # only this function numbers events, and it moves the head too
+        raise Conflict(
+            f"event {beyond[0]} is sealed beyond the chain's head ({seq}); the log has been "
+            "tampered with (`civicflow audit verify` reports it)",
+            field="audit_head",
+        )
     sealed = 0
     while True:
         rows = conn.execute(_UNSEALED.limit(batch)).all()
@@ -187,20 +195,20 @@ class ChainReport:
 def verify_chain(session: Session, *, batch: int = 5000) -> ChainReport:
     """Recompute every sealed link in order and report the first that does not match.
 
-    The head is read first and the walk stops at its sequence number: a sealer that
-    commits during the walk (each statement of a PostgreSQL READ COMMITTED transaction sees
-    the latest commits) moves the head and adds events beyond it together, so reading the
-    head last would compare it with events read before that seal and report a break that
-    is not there. Events sealed after the head was read are left for the next check.
+    Every sealed event is walked, and the head must name the last one. The head is read
+    before the walk: on PostgreSQL each statement of a READ COMMITTED transaction sees the
+    newest commits, so a sealer may commit mid-walk, moving the head and adding the events
+    beyond it together. Events found beyond the head read first are therefore checked
+    against the head read again: if it has moved, the walk goes on to it; if it has not,
+    those events were not sealed by a sealer (forged) and the chain is reported broken.
 
     Returns:
         the number of sealed events checked, the sequence number of the first broken link
         (``None`` if intact) with the reason, and the number of events not yet sealed.
     """
-    # a Core read: an ``AuditHead`` object loaded earlier in this session would be stale,
+    # Core reads: an ``AuditHead`` object loaded earlier in this session would be stale,
     # since :func:`seal_chain` moves the head with Core statements
     head = session.execute(_READ_HEAD).first()
-    upto = _EVENT.c.seq <= head.seq if head is not None else _EVENT.c.seq.is_not(None)
     prev = GENESIS
     expected_seq = 1
     count = 0
@@ -211,51 +219,59 @@ def verify_chain(session: Session, *, batch: int = 5000) -> ChainReport:
         ).scalar_one()
     )
     while True:
-        rows = session.execute(
-            select(
-                _EVENT.c.seq,
-                _EVENT.c.at,
-                _EVENT.c.actor,
-                _EVENT.c.action,
-                _EVENT.c.subject,
-                _EVENT.c.payload_digest,
-                _EVENT.c.prev_digest,
-                _EVENT.c.digest,
+        while True:
+            rows = session.execute(
+                select(
+                    _EVENT.c.seq,
+                    _EVENT.c.at,
+                    _EVENT.c.actor,
+                    _EVENT.c.action,
+                    _EVENT.c.subject,
+                    _EVENT.c.payload_digest,
+                    _EVENT.c.prev_digest,
+                    _EVENT.c.digest,
+                )
+                .where(_EVENT.c.seq >= expected_seq)
+                .order_by(_EVENT.c.seq)
+                .limit(batch)
+            ).all()
+            if not rows:
+                break
+            for ev in rows:
+                count += 1
+                if ev.seq != expected_seq:
+                    return ChainReport(
+                        count, expected_seq, f"event {expected_seq} is missing", unsealed
+                    )
+                if ev.prev_digest != prev:
+                    return ChainReport(
+                        count, ev.seq, "previous-digest field does not match", unsealed
+                    )
+                again = link_digest(
+                    prev, ev.seq, ev.at, ev.actor, ev.action, ev.subject, ev.payload_digest
+                )
+                if again != ev.digest:
+                    return ChainReport(
+                        count, ev.seq, "contents do not match the stored digest", unsealed
+                    )
+                prev = ev.digest
+                expected_seq += 1
+                last_id = ev.seq
+        if head is None:
+            return ChainReport(
+                count, last_id + 1, "the chain's head row is missing (log wiped?)", unsealed
             )
-            .where(_EVENT.c.seq >= expected_seq, upto)
-            .order_by(_EVENT.c.seq)
-            .limit(batch)
-        ).all()
-        if not rows:
+        if head.seq == last_id:
             break
-        for ev in rows:
-            count += 1
-            if ev.seq != expected_seq:
-                return ChainReport(
-                    count, expected_seq, f"event {expected_seq} is missing", unsealed
-                )
-            if ev.prev_digest != prev:
-                return ChainReport(
-                    count, ev.seq, "previous-digest field does not match", unsealed
-                )
-            again = link_digest(
-                prev, ev.seq, ev.at, ev.actor, ev.action, ev.subject, ev.payload_digest
+        moved = session.execute(_READ_HEAD).first() if last_id > head.seq else None
+        if moved is None or moved.seq == head.seq:
+            # fewer events than the head names (they were all committed when it was read),
+            # or more that no sealer's commit accounts for
+            return ChainReport(
+                count, min(last_id, head.seq) + 1,
+                f"head says {head.seq} events, found {last_id}", unsealed,
             )
-            if again != ev.digest:
-                return ChainReport(
-                    count, ev.seq, "contents do not match the stored digest", unsealed
-                )
-            prev = ev.digest
-            expected_seq += 1
-            last_id = ev.seq
-    if head is None:
-        return ChainReport(
-            count, last_id + 1, "the chain's head row is missing (log wiped?)", unsealed
-        )
-    if head.seq != last_id:
-        return ChainReport(
-            count, last_id + 1, f"head says {head.seq} events, found {last_id}", unsealed
-        )
+        head = moved  # a sealer committed during the walk: go on up to its head
     if head.digest != prev:
         return ChainReport(
             count, last_id, "the head's digest is not the last event's", unsealed

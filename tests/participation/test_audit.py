@@ -4,6 +4,7 @@ import hashlib
 import itertools
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import delete, func, select, update
@@ -222,3 +223,31 @@ def test_verifying_while_sealers_commit_reports_no_false_break(fresh_db):
     assert final.first_broken is None
     assert final.events > reports[0].events  # the writers and sealers did work meanwhile
     engine.dispose()
+
+
+@pytest.mark.parametrize("gap", [1, 50])
+def test_an_event_forged_beyond_the_head_is_reported_and_blocks_sealing(session, gap):
+    """A row numbered after the head, linked correctly to it (as a forger would), is not
+    what any sealer wrote: verification names it, sealing refuses to go on past it."""
+    f.consultation(session)
+    seal_chain(session)
+    head = session.get(AuditHead, 1)
+    session.refresh(head)
+    seq = head.seq + gap
+    at = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    pdig = payload_digest({"choices": [[1, 1]]})
+    session.add(AuditEvent(
+        seq=seq, at=at, actor="citizen:1", action="ballot.cast", subject="consultation:1",
+        payload_digest=pdig, prev_digest=head.digest,
+        digest=link_digest(head.digest, seq, at, "citizen:1", "ballot.cast", "consultation:1",
+                           pdig),
+    ))
+    session.flush()
+    report = verify_chain(session)
+    assert report.first_broken == head.seq + 1
+    assert report.reason == (
+        f"head says {head.seq} events, found {seq}" if gap == 1
+        else f"event {head.seq + 1} is missing")
+    append_event(session, actor=f.SYSTEM, action="note", subject="next")
+    with pytest.raises(Conflict, match=f"event {seq} is sealed beyond the chain's head"):
+        seal_chain(session)
